@@ -1,0 +1,1 @@
+"""Implementations of the runtime protocols (SQL storage, Plexus over GraphQL)."""

@@ -1,0 +1,1 @@
+"""Lua procedure runtime: loading, sandbox, primitives, durable replay. Knows nothing of Slack."""

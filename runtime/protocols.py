@@ -1,0 +1,152 @@
+"""The runtime's protocols: what a host plugs in.
+
+`StorageBackend`, `HITLHandler` and `ChatRecorder` keep the signatures of Tactus and of Plexus's
+adapters (the seed documents), so the Plexus adapters and ours are interchangeable.
+`RunStore` is ours: a `StorageBackend` that also keeps runs, pending requests and events, which
+is what exactly-once answers and durable resume need.
+
+Storage keys: where Tactus says `procedure_id` for a storage key it means one execution of a
+procedure; here that is a run, so stores are keyed by `run_id`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from runtime.models import (
+    ChatMessage,
+    CheckpointEntry,
+    HITLRequest,
+    HITLResponse,
+    PendingRequest,
+    ProcedureMetadata,
+    RunEvent,
+    RunRecord,
+    RunStatus,
+)
+
+
+@runtime_checkable
+class StorageBackend(Protocol):
+    """Tactus's StorageBackend plus the methods of Plexus's `PlexusStorageAdapter`."""
+
+    def load_procedure_metadata(self, procedure_id: str) -> ProcedureMetadata: ...
+
+    def save_procedure_metadata(
+        self, procedure_id: str | ProcedureMetadata, metadata: ProcedureMetadata | None = None
+    ) -> None:
+        """Tactus passes `(procedure_id, metadata)`; Plexus's adapter passes `(metadata)`."""
+
+    def update_procedure_status(
+        self, procedure_id: str, status: str, waiting_on_message_id: str | None = None
+    ) -> None: ...
+
+    def get_state(self, procedure_id: str) -> dict[str, Any]: ...
+
+    def set_state(self, procedure_id: str, state: dict[str, Any]) -> None: ...
+
+    def state_get(self, procedure_id: str, key: str, default: Any = None) -> Any: ...
+
+    def state_set(self, procedure_id: str, key: str, value: Any) -> None: ...
+
+    def state_delete(self, procedure_id: str, key: str) -> None: ...
+
+    def state_clear(self, procedure_id: str) -> None: ...
+
+    def checkpoint_save(self, procedure_id: str, name: str, result: Any) -> None: ...
+
+    def checkpoint_get(self, procedure_id: str, name: str) -> Any | None: ...
+
+    def checkpoint_exists(self, procedure_id: str, name: str) -> bool: ...
+
+    def checkpoint_clear_all(self, procedure_id: str) -> None:
+        """Clear the execution log and named checkpoints; keep state."""
+
+    def checkpoint_clear_after(self, procedure_id: str, name: str) -> None:
+        """Clear the named checkpoint `name` and every one saved after it.
+
+        A name of the form `pos<N>` (or a bare integer) addresses the execution log instead:
+        position N and everything after it are removed.
+        """
+
+
+@runtime_checkable
+class RunStore(StorageBackend, Protocol):
+    """Durable home of runs. Every method is safe to call from several processes at once."""
+
+    def create_run(self, run: RunRecord) -> None: ...
+
+    def get_run(self, run_id: str) -> RunRecord | None: ...
+
+    def find_runs(self, run_id_prefix: str) -> list[RunRecord]:
+        """Runs whose id starts with the prefix (people type short ids)."""
+
+    def list_runs(self, *, limit: int = 100, status: RunStatus | None = None) -> list[RunRecord]:
+        """Most recently updated first."""
+
+    def commit_execution(
+        self,
+        run: RunRecord,
+        *,
+        log_entries: list[CheckpointEntry],
+        state: dict[str, Any],
+        events: list[RunEvent],
+        requests: list[PendingRequest],
+    ) -> None:
+        """Atomically save what one execution produced.
+
+        `log_entries` are new or changed positions (upserted by position), `state` replaces the
+        state snapshot, `events` are appended, `requests` are inserted unless their id exists.
+        The run row (status, result, error, waiting_on_message_id) is replaced.
+        """
+
+    def save_request(self, request: PendingRequest) -> None:
+        """Insert a pending request; a no-op when its id already exists (idempotent)."""
+
+    def get_request(self, request_id: str) -> PendingRequest | None: ...
+
+    def list_requests(
+        self, *, run_id: str | None = None, pending_only: bool = False
+    ) -> list[PendingRequest]:
+        """Ordered by creation."""
+
+    def record_response(self, request_id: str, response: HITLResponse) -> bool:
+        """Store the answer if, and only if, none is stored and the request is not cancelled.
+
+        Returns True for the one caller that won. This is the exactly-once point.
+        """
+
+    def cancel_request(self, request_id: str) -> bool:
+        """Mark a still-unanswered request cancelled. True if this call cancelled it."""
+
+    def list_events(self, run_id: str) -> list[RunEvent]: ...
+
+
+@runtime_checkable
+class HITLHandler(Protocol):
+    """Tactus's HITLHandler (0.53.4 signature; `execution_context` is optional as in 0.10.0)."""
+
+    def request_interaction(
+        self, procedure_id: str, request: HITLRequest, execution_context: Any = None
+    ) -> HITLResponse:
+        """Return the answer, or raise `ProcedureWaitingForHuman` to suspend the run."""
+
+    def check_pending_response(self, procedure_id: str, message_id: str) -> HITLResponse | None: ...
+
+    def cancel_pending_request(self, procedure_id: str, message_id: str) -> None: ...
+
+
+@runtime_checkable
+class ChatRecorder(Protocol):
+    """Tactus's ChatRecorder as callers really use it (the seed's `PlexusChatAdapter`).
+
+    `start_session` takes only the context: that is how TactusRuntime calls it.
+    """
+
+    async def start_session(self, context: dict[str, Any] | None = None) -> str: ...
+
+    async def record_message(self, message: ChatMessage) -> str: ...
+
+    async def end_session(self, session_id: str, status: str = "COMPLETED") -> None: ...
+
+    async def get_session_history(self, session_id: str) -> list[ChatMessage]: ...
