@@ -1,0 +1,376 @@
+"""`MemoryStore`: the `RunStore` that lives in a process's memory, and the rules every store shares.
+
+It backs tests, `hitlbot dev` and one-shot CLI runs. It is also the reference for the semantics
+the SQL store must match, which is why the few rules both need (what a checkpoint name
+addresses, the two call shapes of `save_procedure_metadata`, which statuses exist, how
+timestamps are normalised) are public functions here: `runtime/` may import nothing of the
+adapters, but the adapters may import the runtime.
+
+Everything is stored as JSON text, for two reasons: a caller can never change stored data
+through an object it passed in or got back, and values come back exactly as the SQL store
+returns them (tuples become lists, integer keys become strings, non-JSON values are refused
+at write time rather than at the next restart).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from runtime.models import (
+    CheckpointEntry,
+    HITLResponse,
+    PendingRequest,
+    ProcedureMetadata,
+    RunEvent,
+    RunRecord,
+    RunStatus,
+    utc_now,
+)
+
+_LOG_POSITION = re.compile(r"(?:pos)?([0-9]+)")
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+# --- rules shared by every store --------------------------------------------------------------
+
+
+def log_position(name: str) -> int | None:
+    """The execution-log position a checkpoint name addresses (`pos3`, `3`), or None.
+
+    Named checkpoints and the position-based log share one namespace in the seed's API, so
+    these names are reserved for the log: `checkpoint_get(run, "pos3")` reads position 3 and
+    `checkpoint_clear_after(run, "pos3")` rewinds the log to before it.
+    """
+    match = _LOG_POSITION.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def check_checkpoint_name(name: str) -> str:
+    """Refuse to save a named checkpoint under a name that addresses the execution log."""
+    if log_position(name) is not None:
+        raise ValueError(
+            f"checkpoint name {name!r} is reserved: `pos<N>` and integers address positions "
+            "of the execution log, which only the runtime writes"
+        )
+    return name
+
+
+def metadata_arguments(
+    procedure_id: str | ProcedureMetadata, metadata: ProcedureMetadata | None
+) -> tuple[str, ProcedureMetadata]:
+    """Accept Tactus's `(procedure_id, metadata)` and Plexus's `(metadata)` call shapes."""
+    if isinstance(procedure_id, ProcedureMetadata):
+        if metadata is not None:
+            raise TypeError("save_procedure_metadata takes (procedure_id, metadata) or (metadata)")
+        return procedure_id.procedure_id, procedure_id
+    if metadata is None:
+        raise TypeError("save_procedure_metadata(procedure_id, ...) needs the metadata to save")
+    return procedure_id, metadata
+
+
+def run_status(status: str) -> RunStatus:
+    """Validate a status string now, so a typo fails the writer and not every later reader."""
+    try:
+        return RunStatus(status)
+    except ValueError:
+        known = ", ".join(s.value for s in RunStatus)
+        raise ValueError(f"unknown run status {status!r} (expected one of: {known})") from None
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Timestamps are stored in UTC; a naive datetime is taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def model_json(model: BaseModel) -> str:
+    """JSON text of a model, its own timestamps normalised to UTC as `SqlStore` columns are."""
+    stamps = {name: as_utc(value) for name, value in model if isinstance(value, datetime)}
+    return model.model_copy(update=stamps).model_dump_json()
+
+
+# --- the store --------------------------------------------------------------------------------
+
+
+def _thaw(model: type[_M], text: str) -> _M:
+    return model.model_validate_json(text)
+
+
+def _newest_first(run: RunRecord) -> tuple[datetime, str]:
+    """Sort key (reversed) for runs: most recently updated first, as `SqlStore` orders them."""
+    return (run.updated_at, run.run_id)
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass
+class _RunData:
+    """Everything kept under one run id. A run row is optional: Tactus-style callers store a
+    log and state without ever creating one."""
+
+    record: str | None = None
+    log: dict[int, str] = field(default_factory=dict)
+    state: str = "{}"
+    checkpoints: dict[str, str] = field(default_factory=dict)  # insertion order = save order
+    events: dict[int, str] = field(default_factory=dict)
+
+
+class MemoryStore:
+    """A thread-safe `RunStore` in dictionaries. Nothing survives the process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[str, _RunData] = {}
+        self._requests: dict[str, str] = {}  # insertion order breaks created_at ties
+
+    def close(self) -> None:
+        """Nothing to release; present so hosts can close any store the same way."""
+
+    def _data(self, run_id: str) -> _RunData:
+        """The run's data, created on first write. Call with the lock held."""
+        return self._runs.setdefault(run_id, _RunData())
+
+    def _record(self, run_id: str) -> RunRecord | None:
+        data = self._runs.get(run_id)
+        return _thaw(RunRecord, data.record) if data and data.record else None
+
+    # --- StorageBackend: metadata, status, state ----------------------------------------------
+
+    def load_procedure_metadata(self, procedure_id: str) -> ProcedureMetadata:
+        with self._lock:
+            data = self._runs.get(procedure_id)
+            if data is None:  # as Tactus's storages do: an unknown id has empty metadata
+                return ProcedureMetadata(procedure_id=procedure_id)
+            record = self._record(procedure_id)
+            log = [_thaw(CheckpointEntry, data.log[pos]) for pos in sorted(data.log)]
+            state = json.loads(data.state)
+        return ProcedureMetadata(
+            procedure_id=procedure_id,
+            execution_log=log,
+            state=state,
+            status=record.status.value if record else RunStatus.RUNNING.value,
+            waiting_on_message_id=record.waiting_on_message_id if record else None,
+        )
+
+    def save_procedure_metadata(
+        self, procedure_id: str | ProcedureMetadata, metadata: ProcedureMetadata | None = None
+    ) -> None:
+        run_id, metadata = metadata_arguments(procedure_id, metadata)
+        status = run_status(metadata.status)
+        log = {entry.position: model_json(entry) for entry in metadata.execution_log}
+        state = _dump(metadata.state)
+        with self._lock:
+            data = self._data(run_id)
+            data.log = log
+            data.state = state
+            self._set_status(run_id, status, metadata.waiting_on_message_id)
+
+    def update_procedure_status(
+        self, procedure_id: str, status: str, waiting_on_message_id: str | None = None
+    ) -> None:
+        checked = run_status(status)
+        with self._lock:
+            self._set_status(procedure_id, checked, waiting_on_message_id)
+
+    def _set_status(self, run_id: str, status: RunStatus, waiting_on: str | None) -> None:
+        """Update the run row if there is one. Call with the lock held."""
+        record = self._record(run_id)
+        if record is None:
+            return
+        update = {"status": status, "waiting_on_message_id": waiting_on, "updated_at": utc_now()}
+        self._runs[run_id].record = model_json(record.model_copy(update=update))
+
+    def get_state(self, procedure_id: str) -> dict[str, Any]:
+        with self._lock:
+            data = self._runs.get(procedure_id)
+            return json.loads(data.state) if data else {}
+
+    def set_state(self, procedure_id: str, state: dict[str, Any]) -> None:
+        text = _dump(state)
+        with self._lock:
+            self._data(procedure_id).state = text
+
+    def state_get(self, procedure_id: str, key: str, default: Any = None) -> Any:
+        return self.get_state(procedure_id).get(key, default)
+
+    def state_set(self, procedure_id: str, key: str, value: Any) -> None:
+        self._edit_state(procedure_id, lambda state: state.__setitem__(key, value))
+
+    def state_delete(self, procedure_id: str, key: str) -> None:
+        self._edit_state(procedure_id, lambda state: state.pop(key, None))
+
+    def state_clear(self, procedure_id: str) -> None:
+        with self._lock:
+            self._data(procedure_id).state = "{}"
+
+    def _edit_state(self, run_id: str, edit: Callable[[dict[str, Any]], object]) -> None:
+        with self._lock:
+            data = self._data(run_id)
+            state = json.loads(data.state)
+            edit(state)
+            data.state = _dump(state)
+
+    # --- StorageBackend: checkpoints ----------------------------------------------------------
+
+    def checkpoint_save(self, procedure_id: str, name: str, result: Any) -> None:
+        check_checkpoint_name(name)
+        text = _dump(result)
+        with self._lock:
+            checkpoints = self._data(procedure_id).checkpoints
+            checkpoints.pop(name, None)  # saving again makes it the latest
+            checkpoints[name] = text
+
+    def checkpoint_get(self, procedure_id: str, name: str) -> Any | None:
+        with self._lock:
+            data = self._runs.get(procedure_id)
+            if data is None:
+                return None
+            position = log_position(name)
+            if position is not None:
+                entry = data.log.get(position)
+                return _thaw(CheckpointEntry, entry).result if entry else None
+            text = data.checkpoints.get(name)
+            return json.loads(text) if text is not None else None
+
+    def checkpoint_exists(self, procedure_id: str, name: str) -> bool:
+        with self._lock:
+            data = self._runs.get(procedure_id)
+            if data is None:
+                return False
+            position = log_position(name)
+            if position is not None:
+                return position in data.log
+            return name in data.checkpoints
+
+    def checkpoint_clear_all(self, procedure_id: str) -> None:
+        with self._lock:
+            data = self._runs.get(procedure_id)
+            if data is not None:
+                data.log.clear()
+                data.checkpoints.clear()
+
+    def checkpoint_clear_after(self, procedure_id: str, name: str) -> None:
+        with self._lock:
+            data = self._runs.get(procedure_id)
+            if data is None:
+                return
+            position = log_position(name)
+            if position is not None:
+                data.log = {pos: entry for pos, entry in data.log.items() if pos < position}
+            elif name in data.checkpoints:
+                names = list(data.checkpoints)
+                for later in names[names.index(name) :]:
+                    del data.checkpoints[later]
+
+    # --- RunStore: runs -----------------------------------------------------------------------
+
+    def create_run(self, run: RunRecord) -> None:
+        text = model_json(run)
+        with self._lock:
+            data = self._data(run.run_id)
+            if data.record is not None:
+                raise ValueError(f"run {run.run_id!r} already exists")
+            data.record = text
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self._lock:
+            return self._record(run_id)
+
+    def find_runs(self, run_id_prefix: str) -> list[RunRecord]:
+        return [run for run in self._all_runs() if run.run_id.startswith(run_id_prefix)]
+
+    def list_runs(self, *, limit: int = 100, status: RunStatus | None = None) -> list[RunRecord]:
+        runs = [run for run in self._all_runs() if status is None or run.status == status]
+        return runs[: max(limit, 0)]
+
+    def _all_runs(self) -> list[RunRecord]:
+        with self._lock:
+            texts = [data.record for data in self._runs.values() if data.record]
+        return sorted((_thaw(RunRecord, text) for text in texts), key=_newest_first, reverse=True)
+
+    def commit_execution(
+        self,
+        run: RunRecord,
+        *,
+        log_entries: list[CheckpointEntry],
+        state: dict[str, Any],
+        events: list[RunEvent],
+        requests: list[PendingRequest],
+    ) -> None:
+        # Serialise everything first: a value that is not JSON fails before anything changes.
+        record = model_json(run.model_copy(update={"updated_at": utc_now()}))
+        log = {entry.position: model_json(entry) for entry in log_entries}
+        state_text = _dump(state)
+        new_events = [(event.run_id, event.seq, model_json(event)) for event in events]
+        new_requests = [(request.request_id, model_json(request)) for request in requests]
+        with self._lock:
+            data = self._data(run.run_id)
+            data.record = record
+            data.log.update(log)
+            data.state = state_text
+            for run_id, seq, text in new_events:
+                self._data(run_id).events.setdefault(seq, text)  # appended once per seq
+            for request_id, text in new_requests:
+                self._requests.setdefault(request_id, text)
+
+    # --- RunStore: requests and events --------------------------------------------------------
+
+    def save_request(self, request: PendingRequest) -> None:
+        text = model_json(request)
+        with self._lock:
+            self._requests.setdefault(request.request_id, text)
+
+    def get_request(self, request_id: str) -> PendingRequest | None:
+        with self._lock:
+            text = self._requests.get(request_id)
+        return _thaw(PendingRequest, text) if text else None
+
+    def list_requests(
+        self, *, run_id: str | None = None, pending_only: bool = False
+    ) -> list[PendingRequest]:
+        with self._lock:
+            texts = list(self._requests.values())
+        found = [
+            request
+            for request in (_thaw(PendingRequest, text) for text in texts)
+            if (run_id is None or request.run_id == run_id)
+            and not (pending_only and (request.response is not None or request.cancelled))
+        ]
+        return sorted(found, key=lambda request: request.created_at)  # stable: ties keep order
+
+    def record_response(self, request_id: str, response: HITLResponse) -> bool:
+        return self._settle(request_id, {"response": response})
+
+    def cancel_request(self, request_id: str) -> bool:
+        return self._settle(request_id, {"cancelled": True})
+
+    def _settle(self, request_id: str, update: dict[str, Any]) -> bool:
+        """The compare-and-set both answers and cancellations go through: only an open
+        request (no response, not cancelled) changes, under the lock, so one caller wins."""
+        with self._lock:
+            text = self._requests.get(request_id)
+            if text is None:
+                return False
+            request = _thaw(PendingRequest, text)
+            if request.response is not None or request.cancelled:
+                return False
+            self._requests[request_id] = model_json(request.model_copy(update=update))
+            return True
+
+    def list_events(self, run_id: str) -> list[RunEvent]:
+        with self._lock:
+            data = self._runs.get(run_id)
+            texts = [data.events[seq] for seq in sorted(data.events)] if data else []
+        return [_thaw(RunEvent, text) for text in texts]

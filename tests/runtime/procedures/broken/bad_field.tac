@@ -1,0 +1,6 @@
+Procedure {
+  input = {
+    who = field.text{required = true},
+  },
+  function(input) return {} end
+}

@@ -1,0 +1,1 @@
+procedure("helper", function() return {} end)

@@ -1,0 +1,2 @@
+Procedure { function(input) return {} end }
+Procedure { function(input) return {} end }
