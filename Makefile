@@ -4,18 +4,31 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+.PHONY: run test lint format bench clean chromium
+
+# pip's output goes to a log that is shown only when the install fails.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "Installing into $(VENV) (log: $(VENV)/install.log)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --upgrade pip > $(VENV)/install.log 2>&1 \
+		&& $(BIN)/pip install -e '.[dev]' >> $(VENV)/install.log 2>&1 \
+		|| (cat $(VENV)/install.log; exit 1)
+	@touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/hitlbot run examples/deploy_approval.yaml --db hitlbot.db
 
-test: $(STAMP)
+# The browser tests drive Debian's chromium (never a downloaded browser); install it when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		$(SUDO) apt-get update -q > $(VENV)/apt.log 2>&1 && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium >> $(VENV)/apt.log 2>&1 \
+		|| { cat $(VENV)/apt.log; exit 1; }; }
+
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

@@ -36,7 +36,7 @@ from runtime.models import (
 )
 from runtime.primitives import Primitives, install_primitives
 from runtime.procedure import Procedure, ProcedureFormat
-from runtime.protocols import ChatRecorder, HITLHandler, RunStore
+from runtime.protocols import HITLHandler, RunStore
 from runtime.sandbox import Sandbox, SandboxLimits
 from runtime.schema import check_outputs, coerce_params
 
@@ -78,7 +78,6 @@ class Engine:
         *,
         limits: SandboxLimits | None = None,
         clock: Callable[[], datetime] = utc_now,
-        chat_recorder: ChatRecorder | None = None,
         loader: Callable[[str], Procedure] = load_procedure,
         hitl_handler: HITLHandler | None = None,
     ) -> None:
@@ -88,7 +87,6 @@ class Engine:
         self.hitl_handler = hitl_handler or StoreHITLHandler(store)
         self.limits = limits or SandboxLimits()
         self.clock = clock
-        self.chat_recorder = chat_recorder
         self.loader = loader
 
     # -- runs ---------------------------------------------------------------------------------
@@ -196,7 +194,7 @@ class Engine:
             first_event_seq=lambda: len(self.store.list_events(run.run_id)),
             source_file=os.path.basename(procedure.source_path),
         )
-        primitives = Primitives(ctx, procedure, self.chat_recorder)
+        primitives = Primitives(ctx, procedure)
         try:
             sandbox = Sandbox(self.limits, seed=int(run.run_id[:8], 16))
             install_primitives(sandbox, primitives)

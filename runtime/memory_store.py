@@ -1,10 +1,7 @@
-"""`MemoryStore`: the `RunStore` that lives in a process's memory, and the rules every store shares.
+"""`MemoryStore`: the `RunStore` that lives in a process's memory.
 
-It backs tests, `hitlbot dev` and one-shot CLI runs. It is also the reference for the semantics
-the SQL store must match, which is why the few rules both need (what a checkpoint name
-addresses, the two call shapes of `save_procedure_metadata`, which statuses exist, how
-timestamps are normalised) are public functions here: `runtime/` may import nothing of the
-adapters, but the adapters may import the runtime.
+It backs tests and one-shot runs, and is the reference for the semantics the SQL store must
+match (the rules both follow are in `runtime.store_rules`).
 
 Everything is stored as JSON text, for two reasons: a caller can never change stored data
 through an object it passed in or got back, and values come back exactly as the SQL store
@@ -15,11 +12,10 @@ at write time rather than at the next restart).
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -34,69 +30,16 @@ from runtime.models import (
     RunStatus,
     utc_now,
 )
-
-_LOG_POSITION = re.compile(r"(?:pos)?([0-9]+)")
+from runtime.store_rules import (
+    StateKeyMethods,
+    check_checkpoint_name,
+    log_position,
+    metadata_arguments,
+    model_json,
+    run_status,
+)
 
 _M = TypeVar("_M", bound=BaseModel)
-
-
-# --- rules shared by every store --------------------------------------------------------------
-
-
-def log_position(name: str) -> int | None:
-    """The execution-log position a checkpoint name addresses (`pos3`, `3`), or None.
-
-    Named checkpoints and the position-based log share one namespace in the seed's API, so
-    these names are reserved for the log: `checkpoint_get(run, "pos3")` reads position 3 and
-    `checkpoint_clear_after(run, "pos3")` rewinds the log to before it.
-    """
-    match = _LOG_POSITION.fullmatch(name)
-    return int(match.group(1)) if match else None
-
-
-def check_checkpoint_name(name: str) -> str:
-    """Refuse to save a named checkpoint under a name that addresses the execution log."""
-    if log_position(name) is not None:
-        raise ValueError(
-            f"checkpoint name {name!r} is reserved: `pos<N>` and integers address positions "
-            "of the execution log, which only the runtime writes"
-        )
-    return name
-
-
-def metadata_arguments(
-    procedure_id: str | ProcedureMetadata, metadata: ProcedureMetadata | None
-) -> tuple[str, ProcedureMetadata]:
-    """Accept Tactus's `(procedure_id, metadata)` and Plexus's `(metadata)` call shapes."""
-    if isinstance(procedure_id, ProcedureMetadata):
-        if metadata is not None:
-            raise TypeError("save_procedure_metadata takes (procedure_id, metadata) or (metadata)")
-        return procedure_id.procedure_id, procedure_id
-    if metadata is None:
-        raise TypeError("save_procedure_metadata(procedure_id, ...) needs the metadata to save")
-    return procedure_id, metadata
-
-
-def run_status(status: str) -> RunStatus:
-    """Validate a status string now, so a typo fails the writer and not every later reader."""
-    try:
-        return RunStatus(status)
-    except ValueError:
-        known = ", ".join(s.value for s in RunStatus)
-        raise ValueError(f"unknown run status {status!r} (expected one of: {known})") from None
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Timestamps are stored in UTC; a naive datetime is taken to be UTC already."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def model_json(model: BaseModel) -> str:
-    """JSON text of a model, its own timestamps normalised to UTC as `SqlStore` columns are."""
-    stamps = {name: as_utc(value) for name, value in model if isinstance(value, datetime)}
-    return model.model_copy(update=stamps).model_dump_json()
 
 
 # --- the store --------------------------------------------------------------------------------
@@ -127,7 +70,7 @@ class _RunData:
     events: dict[int, str] = field(default_factory=dict)
 
 
-class MemoryStore:
+class MemoryStore(StateKeyMethods):
     """A thread-safe `RunStore` in dictionaries. Nothing survives the process."""
 
     def __init__(self) -> None:
@@ -201,15 +144,6 @@ class MemoryStore:
         text = _dump(state)
         with self._lock:
             self._data(procedure_id).state = text
-
-    def state_get(self, procedure_id: str, key: str, default: Any = None) -> Any:
-        return self.get_state(procedure_id).get(key, default)
-
-    def state_set(self, procedure_id: str, key: str, value: Any) -> None:
-        self._edit_state(procedure_id, lambda state: state.__setitem__(key, value))
-
-    def state_delete(self, procedure_id: str, key: str) -> None:
-        self._edit_state(procedure_id, lambda state: state.pop(key, None))
 
     def state_clear(self, procedure_id: str) -> None:
         with self._lock:

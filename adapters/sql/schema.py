@@ -30,7 +30,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
-from runtime.memory_store import as_utc
+from runtime.store_rules import as_utc
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -27,13 +27,6 @@ from adapters.sql.schema import (
     run_state,
     runs,
 )
-from runtime.memory_store import (
-    check_checkpoint_name,
-    log_position,
-    metadata_arguments,
-    model_json,
-    run_status,
-)
 from runtime.models import (
     CheckpointEntry,
     HITLResponse,
@@ -43,6 +36,14 @@ from runtime.models import (
     RunRecord,
     RunStatus,
     utc_now,
+)
+from runtime.store_rules import (
+    StateKeyMethods,
+    check_checkpoint_name,
+    log_position,
+    metadata_arguments,
+    model_json,
+    run_status,
 )
 
 _OPEN_REQUEST = (pending_requests.c.response.is_(None), pending_requests.c.cancelled == false())
@@ -69,7 +70,7 @@ def _log_rows(run_id: str, entries: list[CheckpointEntry]) -> list[dict[str, Any
     return list(rows.values())
 
 
-class SqlStore:
+class SqlStore(StateKeyMethods):
     """A `RunStore` in a SQL database (`sqlite:///path` or `postgresql://...`).
 
     Tables are created on open. An unusable database raises `StorageError` naming it.
@@ -166,15 +167,6 @@ class SqlStore:
     def set_state(self, procedure_id: str, state: dict[str, Any]) -> None:
         with self._db.write() as conn:
             self._put_state(conn, procedure_id, state)
-
-    def state_get(self, procedure_id: str, key: str, default: Any = None) -> Any:
-        return self.get_state(procedure_id).get(key, default)
-
-    def state_set(self, procedure_id: str, key: str, value: Any) -> None:
-        self._edit_state(procedure_id, lambda state: state.__setitem__(key, value))
-
-    def state_delete(self, procedure_id: str, key: str) -> None:
-        self._edit_state(procedure_id, lambda state: state.pop(key, None))
 
     def state_clear(self, procedure_id: str) -> None:
         self.set_state(procedure_id, {})

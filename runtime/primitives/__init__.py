@@ -17,7 +17,6 @@ from runtime.primitives.values import (
     log,
 )
 from runtime.procedure import Procedure
-from runtime.protocols import ChatRecorder
 from runtime.sandbox import Sandbox
 
 PRELUDE = resources.files(__package__).joinpath("prelude.lua").read_text(encoding="utf-8")
@@ -28,14 +27,11 @@ __all__ = ["HumanPrimitive", "Primitives", "install_primitives"]
 class Primitives:
     """The Python side of one execution's primitives (kept so the engine can read them back)."""
 
-    def __init__(
-        self,
-        ctx: ExecutionContext,
-        procedure: Procedure,
-        chat_recorder: ChatRecorder | None = None,
-    ) -> None:
+    def __init__(self, ctx: ExecutionContext, procedure: Procedure) -> None:
         self.ctx = ctx
-        self.human = HumanPrimitive(chat_recorder, ctx, procedure.hitl)
+        # Notifications are durable run events; hosts that keep a chat session record them
+        # from there (or call `human.flush_recordings()` with a recorder of their own).
+        self.human = HumanPrimitive(None, ctx, procedure.hitl)
         self.state = StatePrimitive(ctx, {k: f.default for k, f in procedure.state.items()})
         self.stage = StagePrimitive(ctx, procedure.stages)
         self.clock = RecordedClock(ctx)
