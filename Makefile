@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/hitlbot run examples/deploy_approval.yaml --db hitlbot.db
+	$(BIN)/hitlbot dev --db hitlbot.db
 
 # The browser tests drive Debian's chromium (never a downloaded browser); install it when missing.
 chromium:

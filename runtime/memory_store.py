@@ -77,6 +77,7 @@ class MemoryStore(StateKeyMethods):
         self._lock = threading.Lock()
         self._runs: dict[str, _RunData] = {}
         self._requests: dict[str, str] = {}  # insertion order breaks created_at ties
+        self._annotations: dict[tuple[str, str], str] = {}  # insertion order = list order
 
     def close(self) -> None:
         """Nothing to release; present so hosts can close any store the same way."""
@@ -308,3 +309,38 @@ class MemoryStore(StateKeyMethods):
             data = self._runs.get(run_id)
             texts = [data.events[seq] for seq in sorted(data.events)] if data else []
         return [_thaw(RunEvent, text) for text in texts]
+
+    # --- annotations: hosts' notes about runs --------------------------------------------------
+
+    def set_annotation(self, run_id: str, key: str, value: Any) -> None:
+        text = _dump(value)
+        with self._lock:
+            self._annotations[(run_id, key)] = text
+
+    def get_annotation(self, run_id: str, key: str) -> Any | None:
+        with self._lock:
+            text = self._annotations.get((run_id, key))
+        return None if text is None else json.loads(text)
+
+    def claim_annotation(self, run_id: str, key: str, value: Any) -> bool:
+        text = _dump(value)
+        with self._lock:
+            if (run_id, key) in self._annotations:
+                return False
+            self._annotations[(run_id, key)] = text
+            return True
+
+    def list_annotations(
+        self, key_prefix: str, *, run_id: str | None = None
+    ) -> list[tuple[str, str, Any]]:
+        with self._lock:
+            items = list(self._annotations.items())
+        return [
+            (owner, key, json.loads(text))
+            for (owner, key), text in items
+            if key.startswith(key_prefix) and (run_id is None or owner == run_id)
+        ]
+
+    def delete_annotation(self, run_id: str, key: str) -> None:
+        with self._lock:
+            self._annotations.pop((run_id, key), None)

@@ -121,6 +121,24 @@ class RunStore(StorageBackend, Protocol):
 
     def list_events(self, run_id: str) -> list[RunEvent]: ...
 
+    def set_annotation(self, run_id: str, key: str, value: Any) -> None:
+        """Store a host's note about a run (e.g. where a request was posted); upsert."""
+
+    def get_annotation(self, run_id: str, key: str) -> Any | None: ...
+
+    def claim_annotation(self, run_id: str, key: str, value: Any) -> bool:
+        """Insert the note only if the key is new: True for the one caller that inserted it.
+
+        Hosts use it to do something at most once across retries, processes and replicas.
+        """
+
+    def list_annotations(
+        self, key_prefix: str, *, run_id: str | None = None
+    ) -> list[tuple[str, str, Any]]:
+        """`(run_id, key, value)` of the notes whose key starts with the prefix, oldest first."""
+
+    def delete_annotation(self, run_id: str, key: str) -> None: ...
+
 
 @runtime_checkable
 class HITLHandler(Protocol):

@@ -118,6 +118,18 @@ pending_requests = Table(
     Index("ix_pending_requests_run_id", "run_id", "created_at"),
 )
 
+annotations = Table(
+    "annotations",
+    metadata,
+    # The surrogate key keeps insertion order for `list_annotations`.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(128), nullable=False),
+    Column("key", String(512), nullable=False),
+    Column("value", _json()),
+    Index("ux_annotations_run_key", "run_id", "key", unique=True),
+    Index("ix_annotations_key", "key"),
+)
+
 run_events = Table(
     "run_events",
     metadata,

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters.sql.engine import Database
 from adapters.sql.schema import (
+    annotations,
     execution_log,
     named_checkpoints,
     pending_requests,
@@ -348,3 +349,45 @@ class SqlStore(StateKeyMethods):
         with self._db.read() as conn:
             rows = conn.execute(query).all()
         return [RunEvent.model_validate(dict(row._mapping)) for row in rows]
+
+    # --- annotations: hosts' notes about runs --------------------------------------------------
+
+    def set_annotation(self, run_id: str, key: str, value: Any) -> None:
+        row = {"run_id": run_id, "key": key, "value": value}
+        statement = self._insert(annotations).values(row)
+        statement = statement.on_conflict_do_update(
+            index_elements=["run_id", "key"], set_={"value": statement.excluded.value}
+        )
+        with self._db.write() as conn:
+            conn.execute(statement)
+
+    def get_annotation(self, run_id: str, key: str) -> Any | None:
+        query = select(annotations.c.value).where(
+            annotations.c.run_id == run_id, annotations.c.key == key
+        )
+        with self._db.read() as conn:
+            return conn.scalars(query).first()
+
+    def claim_annotation(self, run_id: str, key: str, value: Any) -> bool:
+        row = {"run_id": run_id, "key": key, "value": value}
+        statement = self._insert(annotations).values(row)
+        statement = statement.on_conflict_do_nothing(index_elements=["run_id", "key"])
+        with self._db.write() as conn:
+            return conn.execute(statement).rowcount == 1
+
+    def list_annotations(
+        self, key_prefix: str, *, run_id: str | None = None
+    ) -> list[tuple[str, str, Any]]:
+        table = annotations
+        query = select(table.c.run_id, table.c.key, table.c.value).order_by(table.c.id)
+        query = query.where(func.substr(table.c.key, 1, len(key_prefix)) == key_prefix)
+        if run_id is not None:
+            query = query.where(table.c.run_id == run_id)
+        with self._db.read() as conn:
+            return [(row.run_id, row.key, row.value) for row in conn.execute(query)]
+
+    def delete_annotation(self, run_id: str, key: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                delete(annotations).where(annotations.c.run_id == run_id, annotations.c.key == key)
+            )

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import NoReturn
 
+from bot.cli import serving
 from bot.cli.messages import error_line, one_line
 from bot.cli.store import DEFAULT_DB
 from runtime.errors import HitlbotError
@@ -126,6 +127,7 @@ def build_parser() -> Parser:
     runs.add_argument("--waiting", action="store_true", help="only runs waiting for a human")
     runs.add_argument("--limit", type=int, default=50, help="at most this many (default: 50)")
     runs.add_argument("--json", action="store_true", help='print {"runs": [...]} as JSON')
+    serving.add_parsers(commands)
     return parser
 
 
@@ -145,6 +147,9 @@ def _command(name: str) -> Callable[[argparse.Namespace], int]:
         "run": commands.run_command,
         "resume": commands.resume_command,
         "runs": commands.runs_command,
+        "serve": serving.serve_command,
+        "socket": serving.socket_command,
+        "dev": serving.dev_command,
     }[name]
 
 
@@ -154,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command is None:
             return _fail(
-                "a command is required: validate, run, resume or runs (see hitlbot --help)"
+                "a command is required: validate, run, resume, runs, serve, socket or dev "
+                "(see hitlbot --help)"
             )
         return _command(args.command)(args)
     except SystemExit as exc:  # argparse: --help, --version, usage errors

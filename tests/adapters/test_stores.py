@@ -12,6 +12,7 @@ import multiprocessing
 import sqlite3
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -824,3 +825,32 @@ def test_memory_store_is_independent_per_instance() -> None:
     first, second = MemoryStore(), MemoryStore()
     first.set_state("run-1", {"x": 1})
     assert second.get_state("run-1") == {}
+
+
+# --- annotations ------------------------------------------------------------------------------
+
+
+def test_annotations_upsert_read_list_and_delete(store: RunStore) -> None:
+    store.set_annotation("run-a", "slack:post:1", {"channel": "C1", "ts": "1.1"})
+    store.set_annotation("run-b", "slack:post:2", {"channel": "C2", "ts": "2.2"})
+    store.set_annotation("run-a", "other", 7)
+    store.set_annotation("run-a", "slack:post:1", {"channel": "C1", "ts": "1.9"})
+    assert store.get_annotation("run-a", "slack:post:1") == {"channel": "C1", "ts": "1.9"}
+    assert store.get_annotation("run-a", "missing") is None
+    assert store.list_annotations("slack:post:") == [
+        ("run-a", "slack:post:1", {"channel": "C1", "ts": "1.9"}),
+        ("run-b", "slack:post:2", {"channel": "C2", "ts": "2.2"}),
+    ]
+    assert store.list_annotations("slack:", run_id="run-b") == [
+        ("run-b", "slack:post:2", {"channel": "C2", "ts": "2.2"})
+    ]
+    store.delete_annotation("run-a", "slack:post:1")
+    assert store.get_annotation("run-a", "slack:post:1") is None
+    assert [key for _, key, _ in store.list_annotations("")] == ["slack:post:2", "other"]
+
+
+def test_claim_annotation_has_one_winner_among_threads(store: RunStore) -> None:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        wins = list(pool.map(lambda n: store.claim_annotation("r", "once", n), range(16)))
+    assert wins.count(True) == 1
+    assert store.get_annotation("r", "once") == wins.index(True)

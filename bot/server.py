@@ -1,0 +1,179 @@
+"""Serving the bot: HTTP mode on aiohttp, or Socket Mode, over one set of wired parts.
+
+`BotRuntime` builds everything from `Settings` (store, engine, Slack client, service, timers,
+app) and owns the background tasks (timers, the outbox, periodic syncs) for the lifetime of the
+server, whichever transport delivers Slack's requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.sql import SqlStore
+from bot.app import build_app
+from bot.approvers import Approvers
+from bot.catalog import ProcedureCatalog
+from bot.service import RunService
+from bot.settings import Settings
+from bot.slack_io import SlackIO
+from bot.timers import Timers
+from runtime.engine import Engine
+
+log = logging.getLogger("hitlbot")
+
+SYNC_EVERY_SECONDS = 15.0
+
+
+class BotRuntime:
+    """The bot's parts, wired once, with the background work they need."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = SqlStore(settings.database_url)
+        self.engine = Engine(self.store)
+        self.catalog = ProcedureCatalog(settings.procedures_dir)
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+        self.client = AsyncWebClient(
+            token=token,
+            base_url=settings.slack_api_url,
+            retry_handlers=[
+                AsyncConnectionErrorRetryHandler(max_retry_count=3),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+                AsyncServerErrorRetryHandler(max_retry_count=3),
+            ],
+        )
+        self.slack = SlackIO(self.client, self.store)
+        self.approvers = Approvers(self.slack.client)
+        self.service = RunService(
+            engine=self.engine,
+            store=self.store,
+            catalog=self.catalog,
+            slack=self.slack,
+            approvers=self.approvers,
+            escalation_mention=settings.escalation_mention,
+        )
+        self.timers = Timers(self.store, self.service.time_out, self.service.remind)
+        self.service.schedule = self.timers.schedule
+        self.service.unschedule = self.timers.cancel
+        secret = settings.slack_signing_secret
+        self.app = build_app(
+            client=self.client,
+            signing_secret=secret.get_secret_value() if secret else None,
+            service=self.service,
+            catalog=self.catalog,
+            command=settings.command,
+            default_channel=settings.default_channel,
+        )
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.ready = False
+
+    async def start(self) -> None:
+        """Check the token, restart timers, post what a crash left unposted, start the loops."""
+        await self.client.auth_test()
+        await self.timers.start()
+        self._tasks = [
+            asyncio.create_task(self.slack.run_outbox(), name="outbox"),
+            asyncio.create_task(self._sync_forever(), name="sync"),
+        ]
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.service.idle()
+        await self.timers.stop()
+        await self.slack.close()
+        self.store.close()
+
+    async def _sync_forever(self) -> None:
+        while True:
+            try:
+                await self.service.sync_waiting()
+            except Exception:  # one bad run must not stop the loop
+                log.exception("periodic sync failed")
+            await asyncio.sleep(SYNC_EVERY_SECONDS)
+
+    # -- HTTP mode ----------------------------------------------------------------------------
+
+    def web_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/slack/events", self._slack_events)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.on_startup.append(lambda _: self.start())
+        app.on_cleanup.append(lambda _: self.stop())
+        return app
+
+    async def _slack_events(self, request: web.Request) -> web.Response:
+        raw = await request.text()
+        bolt_request = AsyncBoltRequest(
+            body=raw, query=request.query_string, headers=dict(request.headers)
+        )
+        _repair_slash_command(bolt_request)
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        if not self.ready:
+            return web.json_response({"ok": False, "reason": "starting"}, status=503)
+        try:
+            await asyncio.to_thread(self.store.list_runs, limit=1)
+        except Exception as exc:
+            return web.json_response({"ok": False, "reason": f"database: {exc}"}, status=503)
+        return web.json_response({"ok": True})
+
+    # -- Socket Mode ----------------------------------------------------------------------------
+
+    async def serve_socket_mode(self) -> None:
+        token = self.settings.slack_app_token
+        handler = AsyncSocketModeHandler(
+            self.app, app_token=token.get_secret_value() if token else None
+        )
+        await self.start()
+        try:
+            await handler.start_async()
+        finally:
+            await handler.close_async()
+            await self.stop()
+
+
+def _repair_slash_command(request: AsyncBoltRequest) -> None:
+    """Work around Bolt's body parser, which treats any form body containing the word
+    "payload" as an interaction and parses a slash command like `/procedure run x note=payload`
+    to nothing. Such a body has no `payload` field: parse it as the plain form it is."""
+    if request.body or not request.raw_body or request.raw_body.startswith("{"):
+        return
+    fields = dict(parse_qsl(request.raw_body, keep_blank_values=True))
+    if "payload" in fields or "command" not in fields:
+        return
+    request.body = fields
+    request.context = build_async_context(AsyncBoltContext({}), fields)
+
+
+def serve_http(settings: Settings) -> None:
+    """Run HTTP mode until interrupted."""
+    bot = BotRuntime(settings)
+    web.run_app(bot.web_app(), host=settings.host, port=settings.port, print=None)

@@ -1,0 +1,371 @@
+"""The orchestration of runs in Slack: the only place that calls the engine.
+
+Every listener acks first and hands its work here. A run's message is posted once, in the channel
+where it was started (or the procedure's channel); everything the run produces goes into that
+message's thread: notifications, requests, the result. An answer is recorded exactly once by the
+engine's compare-and-set, the request's message is replaced by its outcome, and the run resumes
+at once. Posts are idempotent per key (SlackIO), so a retried delivery, a second replica or a
+restart never posts twice, and a per-run lock keeps one process from resuming a run twice at the
+same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from bot import blocks, home
+from bot.approvers import Approvers
+from bot.catalog import ProcedureCatalog
+from bot.slack_io import PostRef, SlackIO, SlackPermanentError
+from runtime.answers import normalize_answer
+from runtime.engine import AlreadyAnsweredError, Engine, RunOutcome, UnknownRequestError
+from runtime.errors import AnswerError, HitlbotError
+from runtime.models import PendingRequest, RunEvent, RunRecord, RunStatus
+from runtime.procedure import Procedure
+from runtime.protocols import RunStore
+
+log = logging.getLogger("hitlbot")
+
+Notify = Callable[[str], Awaitable[None]]
+"""Tell the person who acted something only they should see (an ephemeral message)."""
+
+THREAD_KEY = "run"  # the post key of the run's own message, the parent of its thread
+POSTED_KINDS = ("notify", "alert")
+
+
+class RunService:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        store: RunStore,
+        catalog: ProcedureCatalog,
+        slack: SlackIO,
+        approvers: Approvers,
+        escalation_mention: str = "here",
+        schedule: Callable[[PendingRequest], None] | None = None,
+        unschedule: Callable[[str], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.catalog = catalog
+        self.slack = slack
+        self.approvers = approvers
+        self.escalation_mention = escalation_mention
+        self.schedule = schedule or (lambda pending: None)
+        self.unschedule = unschedule or (lambda request_id: None)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- background work ------------------------------------------------------------------------
+
+    def spawn(self, work: Coroutine[Any, Any, Any], *, what: str) -> asyncio.Task[Any]:
+        """Run work after the ack; keep a reference (the loop keeps only weak ones) and log
+        failures in one line, without a traceback for errors a user caused."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[Any]) -> None:
+            self._tasks.discard(finished)
+            if finished.cancelled():
+                return
+            error = finished.exception()
+            if isinstance(error, HitlbotError):
+                log.warning("%s: %s", what, error)
+            elif error is not None:
+                log.error("%s failed", what, exc_info=error)
+
+        task.add_done_callback(done)
+        return task
+
+    async def idle(self) -> None:
+        """Wait until all background work has finished (tests and graceful shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- starting runs ----------------------------------------------------------------------------
+
+    async def start_run(
+        self,
+        procedure: Procedure,
+        raw_params: dict[str, Any],
+        *,
+        user: str,
+        channel: str,
+        from_strings: bool = True,
+    ) -> RunRecord:
+        """Create the run (params checked by the engine), post its message, go on from there."""
+        outcome = await asyncio.to_thread(
+            self.engine.start,
+            procedure,
+            raw_params,
+            started_by=user,
+            params_from_strings=from_strings,
+        )
+        target = str(procedure.config.get("channel") or channel)
+        self.store.set_annotation(outcome.run.run_id, "slack:channel", target)
+        await self.handle_outcome(outcome, procedure)
+        return outcome.run
+
+    # -- answering ---------------------------------------------------------------------------------
+
+    async def check_may_answer(self, pending: PendingRequest, user: str) -> str | None:
+        """None if `user` may answer; otherwise the sentence to tell them."""
+        run = await asyncio.to_thread(self.store.get_run, pending.run_id)
+        if run is None:
+            return "This request belongs to a run that no longer exists."
+        decision = await self.approvers.may_answer(user, pending, run, self._procedure_of(run))
+        return None if decision.allowed else decision.text
+
+    async def answer(self, request_id: str, raw: Any, *, user: str, notify: Notify) -> bool:
+        """Record `user`'s answer exactly once and resume the run. True if it was recorded."""
+        pending = await asyncio.to_thread(self.store.get_request, request_id)
+        if pending is None:
+            await notify("This request no longer exists.")
+            return False
+        if pending.response is not None or pending.cancelled:
+            await notify(blocks.already_answered_text(pending))
+            return False
+        refusal = await self.check_may_answer(pending, user)
+        if refusal:
+            await notify(refusal)
+            return False
+        try:
+            answered = await asyncio.to_thread(self.engine.answer, request_id, raw, responder=user)
+        except AlreadyAnsweredError as exc:
+            await notify(blocks.already_answered_text(exc.request))
+            return False
+        except (AnswerError, UnknownRequestError) as exc:
+            await notify(f"That answer does not fit: {exc}")
+            return False
+        await self._settled(answered)
+        return True
+
+    async def time_out(self, request_id: str) -> None:
+        """Apply the request's default as a timed-out answer (the scheduler calls this)."""
+        try:
+            answered = await asyncio.to_thread(self.engine.time_out, request_id)
+        except (AlreadyAnsweredError, UnknownRequestError, AnswerError):
+            return  # answered (or cancelled) in the meantime: nothing to apply
+        await self._settled(answered)
+
+    async def _settled(self, answered: PendingRequest) -> None:
+        """After an answer: replace the request's buttons with the outcome, resume the run."""
+        self.unschedule(answered.request_id)
+        ref = self.slack.ref(answered.run_id, _request_key(answered.request_id))
+        if ref is not None:
+            await self._update(ref, *blocks.answered_message(answered))
+        await self.resume(answered.run_id)
+
+    async def resume(self, run_id: str) -> None:
+        lock = self._locks.setdefault(run_id, asyncio.Lock())
+        async with lock:
+            outcome = await asyncio.to_thread(self.engine.resume, run_id)
+            await self.handle_outcome(outcome, self._procedure_of(outcome.run))
+        if outcome.run.status.is_final:
+            self._locks.pop(run_id, None)
+
+    async def remind(self, request_id: str, number: int) -> None:
+        pending = await asyncio.to_thread(self.store.get_request, request_id)
+        if pending is None or pending.response is not None or pending.cancelled:
+            return
+        channel = self.store.get_annotation(pending.run_id, "slack:channel")
+        if channel is None:
+            return
+        text, body = blocks.reminder_message(pending)
+        await self._post_in_thread(
+            pending.run_id, f"reminder:{request_id}:{number}", channel, text, body
+        )
+
+    async def cancel(self, run_id: str, *, user: str) -> RunRecord:
+        run = await asyncio.to_thread(self.engine.get_run, run_id)
+        open_requests = await asyncio.to_thread(
+            self.store.list_requests, run_id=run.run_id, pending_only=True
+        )
+        run = await asyncio.to_thread(
+            self.engine.cancel, run.run_id, reason=f"cancelled by <@{user}>"
+        )
+        for pending in open_requests:
+            self.unschedule(pending.request_id)
+            ref = self.slack.ref(run.run_id, _request_key(pending.request_id))
+            settled = await asyncio.to_thread(self.store.get_request, pending.request_id)
+            if ref is not None and settled is not None:
+                await self._update(ref, *blocks.answered_message(settled))
+        await self._update_run_message(run)
+        return run
+
+    # -- making Slack match the store ------------------------------------------------------------
+
+    async def handle_outcome(self, outcome: RunOutcome, procedure: Procedure | None) -> None:
+        await self.sync(outcome.run, procedure, events=outcome.events, pending=outcome.pending)
+
+    async def sync(
+        self,
+        run: RunRecord,
+        procedure: Procedure | None,
+        *,
+        events: list[RunEvent] | None = None,
+        pending: PendingRequest | None = None,
+    ) -> None:
+        """Post what Slack lacks of a run: its message, events, open request, result.
+
+        Every post is keyed, so syncing again posts nothing twice; after a crash or an outage
+        (when the run's own message was still queued) a later sync posts the rest.
+        """
+        channel = await self._ensure_thread(run, procedure)
+        if channel is None:
+            return
+        if events is None:
+            events = await asyncio.to_thread(self.store.list_events, run.run_id)
+        for event in events:
+            if event.kind not in POSTED_KINDS:
+                continue
+            if event.kind == "notify":
+                text, body = blocks.notification_message(
+                    event.payload, run_id=run.run_id, seq=event.seq
+                )
+            else:
+                text, body = blocks.alert_message(event.payload)
+            await self._post_in_thread(run.run_id, f"event:{event.seq}", channel, text, body)
+        if pending is None and run.status is RunStatus.WAITING_FOR_HUMAN:
+            open_requests = await asyncio.to_thread(
+                self.store.list_requests, run_id=run.run_id, pending_only=True
+            )
+            pending = open_requests[-1] if open_requests else None
+        if pending is not None:
+            await self._post_request(pending, channel)
+        if run.status.is_final:
+            text, body = blocks.result_message(run)
+            await self._post_in_thread(run.run_id, "result", channel, text, body)
+        await self._update_run_message(run, pending=pending)
+
+    async def sync_waiting(self) -> None:
+        """Sync every waiting run: on start-up and periodically, so nothing stays unposted."""
+        runs = await asyncio.to_thread(
+            self.store.list_runs, limit=1000, status=RunStatus.WAITING_FOR_HUMAN
+        )
+        for run in runs:
+            await self.sync(run, self._procedure_of(run))
+
+    async def _post_request(self, pending: PendingRequest, channel: str) -> None:
+        mention = None
+        request = pending.request
+        if request.request_type == "escalation" and request.metadata.get("severity") in (
+            "error",
+            "critical",
+        ):
+            mention = await self._escalation_mention(pending)
+        text, body = blocks.request_message(pending, mention=mention)
+        await self._post_in_thread(
+            pending.run_id, _request_key(pending.request_id), channel, text, body
+        )
+        self.schedule(pending)
+
+    async def _post_in_thread(
+        self, run_id: str, key: str, channel: str, text: str, body: list[dict[str, Any]]
+    ) -> None:
+        """Post into the run's thread; queued behind the run's message if that is queued."""
+        try:
+            await self.slack.post(
+                key, run_id, channel=channel, thread_key=THREAD_KEY, text=text, blocks=body
+            )
+        except SlackPermanentError as exc:
+            log.error("could not post %s of run %s: %s", key, run_id[:8], exc)
+
+    async def _ensure_thread(self, run: RunRecord, procedure: Procedure | None) -> str | None:
+        """Post the run's message once; return its channel (None if the run has no channel)."""
+        channel = self.store.get_annotation(run.run_id, "slack:channel")
+        if channel is None or self._thread(run.run_id) is not None:
+            return channel
+        text, body = blocks.run_message(run, _name(procedure, run))
+        try:
+            await self.slack.post(THREAD_KEY, run.run_id, channel=channel, text=text, blocks=body)
+        except SlackPermanentError as exc:
+            log.error("could not post run %s to %s: %s", run.run_id[:8], channel, exc)
+            return None
+        return channel
+
+    def _thread(self, run_id: str) -> PostRef | None:
+        return self.slack.ref(run_id, THREAD_KEY)
+
+    async def _update_run_message(
+        self, run: RunRecord, *, pending: PendingRequest | None = None
+    ) -> None:
+        thread = self._thread(run.run_id)
+        if thread is None:
+            return
+        waiting_for = blocks.waiting_for_text(pending) if pending is not None else None
+        summary = blocks.result_summary(run) if run.status is RunStatus.COMPLETED else None
+        text, body = blocks.run_message(
+            run, _name(self._procedure_of(run), run), waiting_for=waiting_for, summary=summary
+        )
+        digest = hashlib.sha1(json.dumps([text, body], sort_keys=True).encode()).hexdigest()
+        if self.store.get_annotation(run.run_id, "slack:thread_digest") == digest:
+            return  # unchanged: spare Slack (chat.update is rate limited) the call
+        await self._update(thread, text, body)
+        self.store.set_annotation(run.run_id, "slack:thread_digest", digest)
+
+    async def _update(self, ref: PostRef, text: str, body: list[dict[str, Any]]) -> None:
+        """Replace a message; one that Slack refuses (deleted, say) is logged, not fatal."""
+        try:
+            await self.slack.update(ref, text=text, blocks=body)
+        except SlackPermanentError as exc:
+            log.warning("could not update %s/%s: %s", ref.channel, ref.ts, exc)
+
+    async def _escalation_mention(self, pending: PendingRequest) -> str | None:
+        """Who an error or critical escalation pages: the call's `responders`, else the
+        configured mention (here, channel, a user group handle, user ids, or none)."""
+        routing = pending.request.metadata.get("hitlbot") or {}
+        responders = routing.get("responders") or self.escalation_mention
+        entries = [responders] if isinstance(responders, str) else list(responders)
+        mentions: list[str] = []
+        for entry in entries:
+            if str(entry).strip().lower() == "none":
+                continue
+            direct = blocks.mention_for(entry)
+            found = [direct] if direct else (await self.approvers.resolve([str(entry)])).mentions
+            mentions += [m for m in found if m not in mentions]
+        return " ".join(mentions) or None
+
+    def _procedure_of(self, run: RunRecord) -> Procedure | None:
+        try:
+            return self.catalog.get(run.procedure_id)
+        except HitlbotError:
+            return None
+
+    # -- App Home -------------------------------------------------------------------------------
+
+    async def publish_home(self, user: str) -> None:
+        pending = await asyncio.to_thread(self.store.list_requests, pending_only=True)
+        answerable = []
+        for request in pending:
+            if await self.check_may_answer(request, user) is None:
+                answerable.append(request)
+        runs = await asyncio.to_thread(self.store.list_runs, limit=15)
+        await self.slack.publish_home(user, home.home_view(answerable, runs, user_id=user))
+
+    # -- helpers for listeners --------------------------------------------------------------------
+
+    async def pending_request(self, request_id: str) -> PendingRequest | None:
+        return await asyncio.to_thread(self.store.get_request, request_id)
+
+    def validate_answer(self, pending: PendingRequest, raw: Any) -> str | None:
+        """The reason `raw` does not fit the request, for a modal's field error; None if it does."""
+        try:
+            normalize_answer(pending.request, raw)
+        except AnswerError as exc:
+            return str(exc)
+        return None
+
+
+def _request_key(request_id: str) -> str:
+    return f"request:{request_id}"
+
+
+def _name(procedure: Procedure | None, run: RunRecord) -> str:
+    return procedure.name if procedure is not None else run.procedure_id

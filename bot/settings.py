@@ -1,0 +1,103 @@
+"""The bot's configuration: one pydantic-settings class read from the environment.
+
+A missing or invalid setting stops start-up with one line that names the variable and says how
+to fix it; tokens are `SecretStr`, so they never reach a log or a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from runtime.errors import HitlbotError
+
+Mode = Literal["http", "socket", "dev"]
+
+
+class SettingsError(HitlbotError):
+    """A setting that stops the bot from starting. Its message says how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+    database_url: str = Field("sqlite:///hitlbot.db", validation_alias="HITLBOT_DATABASE_URL")
+    procedures_dir: Path = Field(Path("examples"), validation_alias="HITLBOT_PROCEDURES_DIR")
+    default_channel: str | None = Field(None, validation_alias="HITLBOT_DEFAULT_CHANNEL")
+    command: str = Field("/procedure", validation_alias="HITLBOT_COMMAND")
+    escalation_mention: str = Field(
+        "here",
+        validation_alias="HITLBOT_ESCALATION_MENTION",
+        description="who error/critical escalations mention: here, channel, none or @group",
+    )
+    host: str = Field("0.0.0.0", validation_alias="HITLBOT_HOST")
+    port: int = Field(3000, validation_alias="HITLBOT_PORT")
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: str) -> str:
+        if not value.startswith("/") or len(value) < 2 or " " in value:
+            raise ValueError("must be a slash command such as /procedure")
+        return value
+
+    def require(self, mode: Mode) -> Settings:
+        """Check what `mode` needs, so a misconfigured bot fails at start, not at first use."""
+        token = _secret(self.slack_bot_token)
+        if not token:
+            raise SettingsError(
+                "SLACK_BOT_TOKEN is not set: use the Bot User OAuth Token (xoxb-...) "
+                "from your app's OAuth & Permissions page"
+            )
+        if not token.startswith("xoxb-"):
+            raise SettingsError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        if mode in ("http", "dev") and not _secret(self.slack_signing_secret):
+            raise SettingsError(
+                "SLACK_SIGNING_SECRET is not set: copy the Signing Secret from your app's "
+                "Basic Information page"
+            )
+        if mode == "socket" and not _secret(self.slack_app_token).startswith("xapp-"):
+            raise SettingsError(
+                "SLACK_APP_TOKEN must be an app-level token (xapp-...) with connections:write "
+                "for Socket Mode: create one under Basic Information > App-Level Tokens"
+            )
+        if not self.procedures_dir.is_dir():
+            raise SettingsError(
+                f"HITLBOT_PROCEDURES_DIR={self.procedures_dir} is not a directory: point it at "
+                "the folder holding your procedure files"
+            )
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (plus explicit overrides) or raise one clear `SettingsError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "setting"
+        name = _env_name(field)
+        raise SettingsError(f"{name} is invalid: {error['msg']}") from None
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+def _env_name(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    return alias if isinstance(alias, str) else field.upper()

@@ -1,0 +1,508 @@
+"""SlackIO against a real in-process devslack over HTTP: retries, pacing, idempotency, outbox.
+
+Everything runs on a virtual clock shared by devslack (rate-limit windows) and SlackIO
+(pacing, Retry-After, backoff), so 429 storms and outages cost no wall time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from slack_sdk.errors import SlackApiError
+
+from bot.slack_io import (
+    POST_PREFIX,
+    ChannelPacer,
+    PostRef,
+    SlackIO,
+    SlackIOConfig,
+    SlackPermanentError,
+)
+from devslack import DevSlack
+from runtime.memory_store import MemoryStore
+from runtime.protocols import RunStore
+from tests.bot.conftest import (
+    ALICE,
+    DEPLOYS,
+    GENERAL,
+    SlackControl,
+    VirtualClock,
+    client_for,
+    wait_for,
+)
+
+RUN = "run-1"
+BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "hello"}}]
+
+MakeIO = Callable[..., SlackIO]
+
+
+@pytest.fixture
+async def make_io(devslack_v: DevSlack, vclock: VirtualClock) -> AsyncIterator[MakeIO]:
+    """SlackIO instances on the virtual clock, pointed at `devslack_v` (closed at teardown)."""
+    made: list[SlackIO] = []
+
+    def make(store: RunStore, devslack: DevSlack | None = None, **config: float) -> SlackIO:
+        io = SlackIO(
+            client_for(devslack or devslack_v),
+            store,
+            clock=vclock,
+            sleep=vclock.sleep,
+            wall_clock=vclock,
+            config=SlackIOConfig(**config),
+        )
+        made.append(io)
+        return io
+
+    yield make
+    for io in made:
+        await io.close()
+
+
+async def post(io: SlackIO, key: str, channel: str = DEPLOYS, **kwargs: object) -> PostRef | None:
+    return await io.post(key, RUN, channel=channel, text=key, blocks=BLOCKS, **kwargs)
+
+
+def texts(messages: list[dict]) -> list[str]:
+    return [m["text"] for m in messages]
+
+
+# --------------------------------------------------------------------------- basics
+
+
+async def test_post_once_per_key(
+    make_io: MakeIO, any_store: RunStore, slack_control_v: SlackControl
+) -> None:
+    io = make_io(any_store)
+    first = await post(io, "request:r1")
+    again = await post(io, "request:r1")
+    assert first is not None and again == first
+    assert io.ref(RUN, "request:r1") == first
+    messages = await slack_control_v.messages(DEPLOYS)
+    assert texts(messages) == ["request:r1"]
+    metadata = messages[0]["metadata"]
+    assert metadata == {"event_type": "hitlbot_post", "event_payload": {"key": "request:r1"}}
+    assert (await slack_control_v.method_stats("chat.postMessage"))["calls"] == 1
+
+
+async def test_concurrent_calls_with_one_key_post_once(
+    make_io: MakeIO, slack_control_v: SlackControl
+) -> None:
+    io = make_io(MemoryStore())
+    refs = await asyncio.gather(*(post(io, "run:abc") for _ in range(5)))
+    assert len(set(refs)) == 1 and refs[0] is not None
+    assert texts(await slack_control_v.messages(DEPLOYS)) == ["run:abc"]
+
+
+async def test_two_processes_share_the_store(
+    make_io: MakeIO, any_store: RunStore, slack_control_v: SlackControl
+) -> None:
+    first = await post(make_io(any_store), "result:r1")
+    assert await post(make_io(any_store), "result:r1") == first
+    assert len(await slack_control_v.messages(DEPLOYS)) == 1
+
+
+async def test_caller_metadata_keeps_the_key(
+    make_io: MakeIO, slack_control_v: SlackControl
+) -> None:
+    io = make_io(MemoryStore())
+    meta = {"event_type": "hitl_request", "event_payload": {"request_id": "r9", "key": "x"}}
+    await post(io, "request:r9", metadata=meta)
+    (message,) = await slack_control_v.messages(DEPLOYS)
+    assert message["metadata"] == {
+        "event_type": "hitl_request",
+        "event_payload": {"request_id": "r9", "key": "request:r9"},
+    }
+
+
+async def test_thread_key_posts_into_the_parents_thread(
+    make_io: MakeIO, slack_control_v: SlackControl
+) -> None:
+    io = make_io(MemoryStore())
+    parent = await post(io, "run:1")
+    reply = await post(io, "request:1", thread_key="run:1")
+    assert parent is not None and reply is not None
+    thread = await slack_control_v.messages(DEPLOYS, thread_ts=parent.ts)
+    assert texts(thread) == ["run:1", "request:1"]
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+async def test_429_storm_every_post_goes_out_once(
+    make_io: MakeIO, slack_control_v: SlackControl, vclock: VirtualClock
+) -> None:
+    await slack_control_v.fault(method="chat.postMessage", ratelimit={"retry_after": 1, "count": 6})
+    io = make_io(MemoryStore())
+    refs = [await post(io, f"event:{i}") for i in range(3)]
+    assert all(ref is not None for ref in refs)
+    assert texts(await slack_control_v.messages(DEPLOYS)) == ["event:0", "event:1", "event:2"]
+    stats = await slack_control_v.method_stats("chat.postMessage")
+    assert stats == {"calls": 9, "ratelimited": 6, "errors": 6}
+    assert vclock.slept >= 6  # Retry-After honoured (on virtual time)
+    assert io.outbox_size() == 0
+
+
+async def test_fan_out_of_50_posts_to_one_channel_is_paced_without_a_429(
+    make_io: MakeIO, slack_control_v: SlackControl, vclock: VirtualClock
+) -> None:
+    io = make_io(MemoryStore())
+    start = vclock()
+    refs = await asyncio.gather(*(post(io, f"request:{i}") for i in range(50)))
+    assert all(ref is not None for ref in refs) and len({r.ts for r in refs if r}) == 50
+    assert len(await slack_control_v.messages(DEPLOYS)) == 50
+    stats = await slack_control_v.method_stats("chat.postMessage")
+    assert stats["ratelimited"] == 0 and stats["calls"] == 50
+    assert vclock() - start >= 46  # ~1 per second after a burst of 3
+
+
+async def test_unpaced_fan_out_does_trip_devslacks_limit(
+    devslack_v: DevSlack, slack_control_v: SlackControl
+) -> None:
+    """The pacing test above means something: devslack really limits a channel."""
+    client = client_for(devslack_v)
+    results = await asyncio.gather(
+        *(client.chat_postMessage(channel=DEPLOYS, text=str(i)) for i in range(8)),
+        return_exceptions=True,
+    )
+    limited = [r for r in results if isinstance(r, SlackApiError)]
+    assert limited and all(r.response.status_code == 429 for r in limited)
+
+
+def test_pacer_allows_a_burst_then_one_per_second(vclock: VirtualClock) -> None:
+    pacer = ChannelPacer(1.0, 3, vclock, vclock.sleep)
+    assert [pacer.reserve("C1") for _ in range(5)] == [0, 0, 0, 1.0, 2.0]
+    assert pacer.reserve("C2") == 0  # per channel
+    vclock.advance(10)
+    assert pacer.reserve("C1") == 0
+    unpaced = ChannelPacer(0, 3, vclock, vclock.sleep)
+    assert {unpaced.reserve("C1") for _ in range(10)} == {0}
+
+
+# --------------------------------------------------------------------------- outages
+
+
+async def test_5xx_outage_then_recovery_delivers_in_order_exactly_once(
+    make_io: MakeIO, any_store: RunStore, slack_control_v: SlackControl
+) -> None:
+    await slack_control_v.fault(method="chat.postMessage", status=503)
+    io = make_io(any_store)
+    assert [await post(io, f"event:{i}") for i in range(4)] == [None] * 4
+    assert await post(io, "other", channel=GENERAL) is None
+    assert io.outbox_size() == 5 and await slack_control_v.messages(DEPLOYS) == []
+
+    await io.drain()  # still down: nothing lost, nothing sent
+    assert io.outbox_size() == 5
+
+    await slack_control_v.clear_faults()
+    await io.drain()
+    assert texts(await slack_control_v.messages(DEPLOYS)) == [f"event:{i}" for i in range(4)]
+    assert texts(await slack_control_v.messages(GENERAL)) == ["other"]
+    assert io.outbox_size() == 0
+    await io.drain()
+    assert await post(io, "event:2") == io.ref(RUN, "event:2") is not None
+    assert len(await slack_control_v.messages(DEPLOYS)) == 4
+
+
+async def test_new_posts_wait_behind_queued_ones_in_the_same_channel(
+    make_io: MakeIO, slack_control_v: SlackControl
+) -> None:
+    await slack_control_v.fault(method="chat.postMessage", status=500)
+    io = make_io(MemoryStore())
+    assert await post(io, "first") is None
+    await slack_control_v.clear_faults()
+    assert await post(io, "second") is None  # Slack is back, but order comes first
+    assert await post(io, "elsewhere", channel=GENERAL) is not None
+    await io.drain()
+    assert texts(await slack_control_v.messages(DEPLOYS)) == ["first", "second"]
+
+
+async def test_outbox_task_delivers_when_slack_is_back(
+    make_io: MakeIO, slack_control_v: SlackControl
+) -> None:
+    await slack_control_v.fault(method="chat.postMessage", status=503)
+    io = make_io(MemoryStore())
+    task = asyncio.create_task(io.run_outbox())
+    try:
+        for i in range(3):
+            assert await post(io, f"request:{i}") is None
+        await asyncio.sleep(0.05)
+        assert await slack_control_v.messages(DEPLOYS) == []
+        await slack_control_v.clear_faults()
+
+        async def delivered() -> bool:
+            return len(await slack_control_v.messages(DEPLOYS)) >= 3
+
+        await wait_for(delivered)
+        await asyncio.sleep(0.05)  # a few more rounds: nothing doubles
+        messages = texts(await slack_control_v.messages(DEPLOYS))
+        assert messages == ["request:0", "request:1", "request:2"]
+        assert io.outbox_size() == 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_thread_reply_waits_for_its_queued_parent(
+    make_io: MakeIO, slack_control_v: SlackControl
+) -> None:
+    await slack_control_v.fault(method="chat.postMessage", status=503)
+    io = make_io(MemoryStore())
+    assert await post(io, "run:7") is None
+    assert await post(io, "request:7", thread_key="run:7") is None
+    await slack_control_v.clear_faults()
+    await io.drain()
+    parent = io.ref(RUN, "run:7")
+    assert parent is not None
+    assert texts(await slack_control_v.messages(DEPLOYS, thread_ts=parent.ts)) == [
+        "run:7",
+        "request:7",
+    ]
+
+
+async def test_dropped_connections_are_retried_then_queued(
+    make_io: MakeIO, slack_control_v: SlackControl
+) -> None:
+    await slack_control_v.fault(method="chat.postMessage", drop=True)
+    io = make_io(MemoryStore())
+    assert await post(io, "event:dropped") is None
+    await slack_control_v.clear_faults()
+    await io.drain()
+    assert texts(await slack_control_v.messages(DEPLOYS)) == ["event:dropped"]
+
+
+async def test_flaky_connection_loses_and_doubles_nothing(
+    make_io: MakeIO, slack_control_v: SlackControl
+) -> None:
+    await slack_control_v.fault(method="chat.postMessage", drop=True, error_rate=0.5, seed=7)
+    io = make_io(MemoryStore())
+    for i in range(10):
+        await post(io, f"event:{i}")
+    await slack_control_v.clear_faults()
+    await io.drain()
+    assert texts(await slack_control_v.messages(DEPLOYS)) == [f"event:{i}" for i in range(10)]
+    assert (await slack_control_v.method_stats("chat.postMessage"))["errors"] > 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_connection_refused_then_slack_comes_back(
+    start_devslack: Callable, vclock: VirtualClock, make_io: MakeIO
+) -> None:
+    devslack = await start_devslack(clock=vclock, port=_free_port())
+    io = make_io(MemoryStore(), devslack)
+    await devslack.stop()
+    assert await post(io, "run:offline") is None
+    await devslack.start()  # same port, same workspace
+    await io.drain()
+    messages = devslack.workspace.control_messages(devslack.workspace.channel(DEPLOYS), None)
+    assert texts(messages) == ["run:offline"]
+
+
+# --------------------------------------------------------------------------- crashes
+
+
+async def _land_directly(devslack: DevSlack, key: str) -> str:
+    """What a crashed process left in Slack: the post, with its key in the metadata."""
+    response = await client_for(devslack).chat_postMessage(
+        channel=DEPLOYS,
+        text=key,
+        metadata={"event_type": "hitlbot_post", "event_payload": {"key": key}},
+    )
+    return response["ts"]
+
+
+def _orphan_claim(store: RunStore, key: str, claimed_at: float) -> None:
+    claim = {"channel": DEPLOYS, "ts": None, "owner": "crashed", "claimed_at": claimed_at}
+    assert store.claim_annotation(RUN, POST_PREFIX + key, claim)
+
+
+async def test_stale_claim_and_message_in_slack_posts_nothing(
+    make_io: MakeIO, any_store: RunStore, devslack_v: DevSlack, vclock: VirtualClock
+) -> None:
+    ts = await _land_directly(devslack_v, "request:r1")
+    _orphan_claim(any_store, "request:r1", vclock() - 500)
+    ref = await post(make_io(any_store), "request:r1")
+    assert ref == PostRef(DEPLOYS, ts)
+    assert any_store.get_annotation(RUN, POST_PREFIX + "request:r1")["ts"] == ts
+
+
+async def test_fresh_claim_of_another_process_waits_its_lease_then_looks(
+    make_io: MakeIO,
+    any_store: RunStore,
+    devslack_v: DevSlack,
+    slack_control_v: SlackControl,
+    vclock: VirtualClock,
+) -> None:
+    _orphan_claim(any_store, "request:r2", vclock())
+    io = make_io(any_store, claim_lease=30)
+    assert await post(io, "request:r2") is None  # maybe still being posted elsewhere
+    await io.drain()
+    assert await slack_control_v.messages(DEPLOYS) == []  # the lease is not over
+    ts = await _land_directly(devslack_v, "request:r2")  # ...and it did land
+    vclock.advance(31)
+    await io.drain()
+    assert io.ref(RUN, "request:r2") == PostRef(DEPLOYS, ts)
+    assert len(await slack_control_v.messages(DEPLOYS)) == 1
+
+
+async def test_stale_claim_without_a_message_posts_once(
+    make_io: MakeIO, any_store: RunStore, slack_control_v: SlackControl, vclock: VirtualClock
+) -> None:
+    _orphan_claim(any_store, "request:r3", vclock() - 500)
+    io = make_io(any_store)
+    assert await post(io, "request:r3") is not None
+    assert await post(io, "request:r3") == io.ref(RUN, "request:r3")
+    assert texts(await slack_control_v.messages(DEPLOYS)) == ["request:r3"]
+
+
+class _DiesOnRecord:
+    """A store whose process dies right after Slack accepted a post, before its ts is saved."""
+
+    def __init__(self, store: RunStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    def set_annotation(self, run_id: str, key: str, value: object) -> None:
+        if key.startswith(POST_PREFIX):
+            raise SystemExit("killed")
+        self._store.set_annotation(run_id, key, value)
+
+
+async def test_crash_between_post_and_record_never_doubles(
+    make_io: MakeIO,
+    any_store: RunStore,
+    slack_control_v: SlackControl,
+    vclock: VirtualClock,
+) -> None:
+    crashed = make_io(_DiesOnRecord(any_store))  # type: ignore[arg-type]
+    with pytest.raises(SystemExit):
+        await post(crashed, "request:r4")
+    (landed,) = await slack_control_v.messages(DEPLOYS)
+    assert crashed.ref(RUN, "request:r4") is None  # claimed, in Slack, never recorded
+
+    restarted = make_io(any_store, claim_lease=30)
+    assert await post(restarted, "request:r4") is None  # the claim is fresh: wait its lease
+    vclock.advance(31)
+    await restarted.drain()
+    assert restarted.ref(RUN, "request:r4") == PostRef(DEPLOYS, landed["ts"])
+    assert await post(restarted, "request:r4") == PostRef(DEPLOYS, landed["ts"])
+    assert texts(await slack_control_v.messages(DEPLOYS)) == ["request:r4"]
+
+
+# --------------------------------------------------------------------------- permanent errors
+
+
+async def test_permanent_error_is_raised_logged_once_and_not_queued(
+    make_io: MakeIO,
+    any_store: RunStore,
+    devslack_v: DevSlack,
+    slack_control_v: SlackControl,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    io = make_io(any_store)
+    with (
+        caplog.at_level(logging.ERROR, logger="hitlbot.slack"),
+        pytest.raises(SlackPermanentError) as raised,
+    ):
+        await post(io, "request:bad", channel="C0NOSUCH")
+    assert raised.value.error == "channel_not_found"
+    assert io.outbox_size() == 0 and io.ref(RUN, "request:bad") is None
+    assert any_store.get_annotation(RUN, POST_PREFIX + "request:bad") is None
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "channel_not_found" in lines[0]
+    assert devslack_v.env["SLACK_BOT_TOKEN"] not in caplog.text
+    assert (await slack_control_v.method_stats("chat.postMessage"))["calls"] == 1
+
+
+async def test_invalid_blocks_carry_slacks_detail(make_io: MakeIO) -> None:
+    io = make_io(MemoryStore())
+    with pytest.raises(SlackPermanentError) as raised:
+        await io.post("k", RUN, channel=DEPLOYS, text="x", blocks=[{"type": "section"}])
+    assert raised.value.error == "invalid_blocks"
+    assert raised.value.detail and "json-pointer:/blocks/0" in raised.value.detail[0]
+    # the key is free again: a corrected post goes out
+    assert await io.post("k", RUN, channel=DEPLOYS, text="x", blocks=BLOCKS) is not None
+
+
+async def test_permanent_error_in_the_outbox_drops_that_post_only(
+    make_io: MakeIO, slack_control_v: SlackControl
+) -> None:
+    await slack_control_v.fault(method="chat.postMessage", status=503)
+    io = make_io(MemoryStore())
+    await io.post("bad", RUN, channel=DEPLOYS, text="x", blocks=[{"type": "section"}])
+    await post(io, "good")
+    await slack_control_v.clear_faults()
+    await io.drain()
+    assert texts(await slack_control_v.messages(DEPLOYS)) == ["good"]
+    assert io.outbox_size() == 0 and io.ref(RUN, "bad") is None
+
+
+# --------------------------------------------------------------------------- other calls
+
+
+async def test_update_is_queued_while_down_and_latest_content_wins(
+    make_io: MakeIO, slack_control_v: SlackControl
+) -> None:
+    io = make_io(MemoryStore())
+    ref = await post(io, "run:9")
+    assert ref is not None
+    await slack_control_v.fault(method="chat.update", status=503)
+    await io.update(ref, text="waiting", blocks=BLOCKS, run_id=RUN)
+    await io.update(ref, text="done", blocks=BLOCKS, run_id=RUN)
+    assert io.outbox_size() == 1
+    await slack_control_v.clear_faults()
+    await io.drain()
+    (message,) = await slack_control_v.messages(DEPLOYS)
+    assert message["text"] == "done" and io.outbox_size() == 0
+
+
+async def test_direct_update_supersedes_a_queued_one(
+    make_io: MakeIO, slack_control_v: SlackControl
+) -> None:
+    io = make_io(MemoryStore())
+    ref = await post(io, "run:10")
+    assert ref is not None
+    await slack_control_v.fault(method="chat.update", status=503)
+    await io.update(ref, text="stale", blocks=BLOCKS)
+    await slack_control_v.clear_faults()
+    await io.update(ref, text="fresh", blocks=BLOCKS)
+    await io.drain()
+    assert (await slack_control_v.messages(DEPLOYS))[0]["text"] == "fresh"
+    assert io.outbox_size() == 0
+
+
+async def test_update_of_a_missing_message_is_permanent(make_io: MakeIO) -> None:
+    io = make_io(MemoryStore())
+    with pytest.raises(SlackPermanentError) as raised:
+        await io.update(PostRef(DEPLOYS, "1.000001"), text="x", blocks=BLOCKS)
+    assert raised.value.error == "message_not_found"
+
+
+async def test_ephemeral_home_and_views(make_io: MakeIO, slack_control_v: SlackControl) -> None:
+    io = make_io(MemoryStore())
+    await io.ephemeral(DEPLOYS, ALICE, "only you")
+    assert [m["text"] for m in await slack_control_v.ephemeral(ALICE)] == ["only you"]
+    home = {"type": "home", "blocks": BLOCKS}
+    await io.publish_home(ALICE, home)
+    assert (await slack_control_v.get("home", user=ALICE))["view"] is not None
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "t"}, "blocks": BLOCKS}
+    assert await io.open_view("not-a-trigger", modal) is None  # invalid_trigger_id
+
+
+async def test_ephemeral_is_dropped_not_raised_when_slack_is_down(
+    make_io: MakeIO, slack_control_v: SlackControl
+) -> None:
+    await slack_control_v.fault(method="chat.postEphemeral", status=503)
+    await make_io(MemoryStore()).ephemeral(DEPLOYS, ALICE, "lost")
+    assert await slack_control_v.ephemeral(ALICE) == []
