@@ -271,7 +271,8 @@ def test_status_takes_at_most_one_run() -> None:
 
 
 def test_cancel_needs_exactly_one_run() -> None:
-    assert error_of("cancel").startswith("Missing run id. Usage: `/procedure cancel <run>`")
+    # Escaped: Slack would read a bare <run> as a link, even inside backticks.
+    assert error_of("cancel").startswith("Missing run id. Usage: `/procedure cancel &lt;run&gt;`")
     assert "takes one run id, got 2" in error_of("cancel a b")
 
 
