@@ -49,6 +49,9 @@ def build_app(
     return app
 
 
+RECENT_EVENTS = 1000  # event ids remembered, to drop Slack's retries and duplicate deliveries
+
+
 class Listeners:
     def __init__(
         self,
@@ -61,6 +64,7 @@ class Listeners:
         self.catalog = catalog
         self.command = command
         self.default_channel = default_channel
+        self._recent_events: dict[str, None] = {}
 
     # -- /procedure ---------------------------------------------------------------------------
 
@@ -126,9 +130,9 @@ class Listeners:
 
     async def _status(self, run_id: str | None) -> str:
         if run_id:
-            run = self.service.engine.get_run(run_id)
+            run = await asyncio.to_thread(self.service.engine.get_run, run_id)
             return blocks.run_status_text(run)
-        runs = self.service.store.list_runs(limit=10)
+        runs = await asyncio.to_thread(self.service.store.list_runs, limit=10)
         return blocks.runs_status_text(runs)
 
     # -- buttons and selects --------------------------------------------------------------------
@@ -178,7 +182,7 @@ class Listeners:
         self, action: dict[str, Any], body: dict[str, Any], client: Any
     ) -> None:
         ref = json.loads(action["value"])
-        events = self.service.store.list_events(ref["run"])
+        events = await asyncio.to_thread(self.service.store.list_events, ref["run"])
         event = next((e for e in events if e.seq == ref["seq"]), None)
         if event is not None:
             view = modals.notification_details_modal(event.payload)
@@ -271,6 +275,19 @@ class Listeners:
 
     # -- App Home -------------------------------------------------------------------------------
 
-    async def on_home_opened(self, event: dict[str, Any]) -> None:
-        if event.get("tab", "home") == "home":
+    async def on_home_opened(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home" and self._first_delivery(body):
             self.service.spawn(self.service.publish_home(event["user"]), what="App Home")
+
+    def _first_delivery(self, body: dict[str, Any]) -> bool:
+        """False for an event already handled: Slack retries an event whose ack it missed, and
+        a retry (or any duplicate delivery) must not act twice."""
+        event_id = body.get("event_id")
+        if not event_id:
+            return True
+        if event_id in self._recent_events:
+            return False
+        self._recent_events[event_id] = None
+        if len(self._recent_events) > RECENT_EVENTS:
+            del self._recent_events[next(iter(self._recent_events))]
+        return True

@@ -1028,7 +1028,11 @@ def result_summary(run_or_result: Any) -> str:
     if result is None or result == {} or result == []:
         return ""
     if isinstance(result, dict):
-        parts = [f"{k}: {truncate(as_text(v), 60)[0]}" for k, v in result.items() if v is not None]
+        parts = [
+            f"{k}: {truncate(as_text(v), 60)[0]}"
+            for k, v in result.items()
+            if v is not None and v != ""  # an empty value says nothing on one line
+        ]
         return truncate(" · ".join(parts), 300)[0]
     return truncate(as_text(result), 300)[0]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -153,8 +154,14 @@ class BotRuntime:
             self.app, app_token=token.get_secret_value() if token else None
         )
         await self.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # as HTTP mode: finish the work taken on
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
         try:
-            await handler.start_async()
+            await handler.connect_async()
+            await stop.wait()
         finally:
             await handler.close_async()
             await self.stop()

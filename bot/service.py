@@ -36,6 +36,7 @@ Notify = Callable[[str], Awaitable[None]]
 
 THREAD_KEY = "run"  # the post key of the run's own message, the parent of its thread
 POSTED_KINDS = ("notify", "alert")
+RUNNING_NOTICE_AFTER = 0.5  # seconds a resume may work before the run message says "Running"
 
 
 class RunService:
@@ -165,10 +166,19 @@ class RunService:
     async def resume(self, run_id: str) -> None:
         lock = self._locks.setdefault(run_id, asyncio.Lock())
         async with lock:
-            outcome = await asyncio.to_thread(self.engine.resume, run_id)
+            work = asyncio.ensure_future(asyncio.to_thread(self.engine.resume, run_id))
+            done, _ = await asyncio.wait({work}, timeout=RUNNING_NOTICE_AFTER)
+            if not done:  # the procedure works a while before its next request: say so
+                await self._show_running(run_id)
+            outcome = await work
             await self.handle_outcome(outcome, self._procedure_of(outcome.run))
         if outcome.run.status.is_final:
             self._locks.pop(run_id, None)
+
+    async def _show_running(self, run_id: str) -> None:
+        run = await asyncio.to_thread(self.store.get_run, run_id)
+        if run is not None and not run.status.is_final:
+            await self._update_run_message(run.model_copy(update={"status": RunStatus.RUNNING}))
 
     async def remind(self, request_id: str, number: int) -> None:
         pending = await asyncio.to_thread(self.store.get_request, request_id)
@@ -217,7 +227,12 @@ class RunService:
         Every post is keyed, so syncing again posts nothing twice; after a crash or an outage
         (when the run's own message was still queued) a later sync posts the rest.
         """
-        channel = await self._ensure_thread(run, procedure)
+        if pending is None and run.status is RunStatus.WAITING_FOR_HUMAN:
+            open_requests = await asyncio.to_thread(
+                self.store.list_requests, run_id=run.run_id, pending_only=True
+            )
+            pending = open_requests[-1] if open_requests else None
+        channel = await self._ensure_thread(run, procedure, pending)
         if channel is None:
             return
         if events is None:
@@ -232,11 +247,6 @@ class RunService:
             else:
                 text, body = blocks.alert_message(event.payload)
             await self._post_in_thread(run.run_id, f"event:{event.seq}", channel, text, body)
-        if pending is None and run.status is RunStatus.WAITING_FOR_HUMAN:
-            open_requests = await asyncio.to_thread(
-                self.store.list_requests, run_id=run.run_id, pending_only=True
-            )
-            pending = open_requests[-1] if open_requests else None
         if pending is not None:
             await self._post_request(pending, channel)
         if run.status.is_final:
@@ -245,12 +255,27 @@ class RunService:
         await self._update_run_message(run, pending=pending)
 
     async def sync_waiting(self) -> None:
-        """Sync every waiting run: on start-up and periodically, so nothing stays unposted."""
+        """Sync every waiting run: on start-up and periodically, so nothing stays unposted.
+
+        A run whose request was answered but never resumed (the process died in between, or
+        another process recorded the answer) is resumed here: otherwise it would wait forever.
+        """
         runs = await asyncio.to_thread(
             self.store.list_runs, limit=1000, status=RunStatus.WAITING_FOR_HUMAN
         )
         for run in runs:
-            await self.sync(run, self._procedure_of(run))
+            answered = await self._answered_request(run)
+            if answered is not None:
+                await self._settled(answered)
+            else:
+                await self.sync(run, self._procedure_of(run))
+
+    async def _answered_request(self, run: RunRecord) -> PendingRequest | None:
+        """The request a waiting run waits on, if it has been answered already."""
+        if run.waiting_on_message_id is None:
+            return None
+        pending = await asyncio.to_thread(self.store.get_request, run.waiting_on_message_id)
+        return pending if pending is not None and pending.response is not None else None
 
     async def _post_request(self, pending: PendingRequest, channel: str) -> None:
         mention = None
@@ -277,17 +302,21 @@ class RunService:
         except SlackPermanentError as exc:
             log.error("could not post %s of run %s: %s", key, run_id[:8], exc)
 
-    async def _ensure_thread(self, run: RunRecord, procedure: Procedure | None) -> str | None:
-        """Post the run's message once; return its channel (None if the run has no channel)."""
+    async def _ensure_thread(
+        self, run: RunRecord, procedure: Procedure | None, pending: PendingRequest | None
+    ) -> str | None:
+        """Post the run's message once, as it is now (so no update has to follow at once);
+        return its channel (None if the run has no channel)."""
         channel = self.store.get_annotation(run.run_id, "slack:channel")
         if channel is None or self._thread(run.run_id) is not None:
             return channel
-        text, body = blocks.run_message(run, _name(procedure, run))
+        text, body = self._run_message(run, pending, procedure)
         try:
             await self.slack.post(THREAD_KEY, run.run_id, channel=channel, text=text, blocks=body)
         except SlackPermanentError as exc:
             log.error("could not post run %s to %s: %s", run.run_id[:8], channel, exc)
             return None
+        self.store.set_annotation(run.run_id, "slack:thread_digest", _digest(text, body))
         return channel
 
     def _thread(self, run_id: str) -> PostRef | None:
@@ -299,16 +328,20 @@ class RunService:
         thread = self._thread(run.run_id)
         if thread is None:
             return
-        waiting_for = blocks.waiting_for_text(pending) if pending is not None else None
-        summary = blocks.result_summary(run) if run.status is RunStatus.COMPLETED else None
-        text, body = blocks.run_message(
-            run, _name(self._procedure_of(run), run), waiting_for=waiting_for, summary=summary
-        )
-        digest = hashlib.sha1(json.dumps([text, body], sort_keys=True).encode()).hexdigest()
+        text, body = self._run_message(run, pending)
+        digest = _digest(text, body)
         if self.store.get_annotation(run.run_id, "slack:thread_digest") == digest:
             return  # unchanged: spare Slack (chat.update is rate limited) the call
         await self._update(thread, text, body)
         self.store.set_annotation(run.run_id, "slack:thread_digest", digest)
+
+    def _run_message(
+        self, run: RunRecord, pending: PendingRequest | None, procedure: Procedure | None = None
+    ) -> tuple[str, list[dict[str, Any]]]:
+        waiting_for = blocks.waiting_for_text(pending) if pending is not None else None
+        summary = blocks.result_summary(run) if run.status is RunStatus.COMPLETED else None
+        name = _name(procedure or self._procedure_of(run), run)
+        return blocks.run_message(run, name, waiting_for=waiting_for, summary=summary)
 
     async def _update(self, ref: PostRef, text: str, body: list[dict[str, Any]]) -> None:
         """Replace a message; one that Slack refuses (deleted, say) is logged, not fatal."""
@@ -361,6 +394,11 @@ class RunService:
         except AnswerError as exc:
             return str(exc)
         return None
+
+
+def _digest(text: str, body: list[dict[str, Any]]) -> str:
+    """What a run message says, in short: an update that would change nothing is skipped."""
+    return hashlib.sha1(json.dumps([text, body], sort_keys=True).encode()).hexdigest()
 
 
 def _request_key(request_id: str) -> str:

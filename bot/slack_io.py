@@ -1017,6 +1017,19 @@ class SlackIO:
         except _Transient as exc:
             logger.warning("slack: ephemeral to %s in %s not sent (%s)", user, channel, exc)
 
+    async def direct_message(self, user: str, text: str, blocks: list | None = None) -> None:
+        """A message in the app's DM with `user`, for replies with no channel to be ephemeral
+        in (a Home tab click, a modal); retried, lost (and logged) if Slack stays down."""
+        try:
+            channel = await self._channel_id(user) or user
+            await self._call(
+                "chat.postMessage",
+                lambda: self._client.chat_postMessage(channel=channel, text=text, blocks=blocks),
+                context=f"user={user}",
+            )
+        except _Transient as exc:
+            logger.warning("slack: message to %s not sent (%s)", user, exc)
+
     async def open_view(self, trigger_id: str, view: dict) -> str | None:
         """views.open within the trigger's 3 s; the view id, or None when too late or down."""
         return await self._view_call(
