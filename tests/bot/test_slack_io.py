@@ -150,6 +150,9 @@ async def test_429_storm_every_post_goes_out_once(
 async def test_fan_out_of_50_posts_to_one_channel_is_paced_without_a_429(
     make_io: MakeIO, slack_control_v: SlackControl, vclock: VirtualClock
 ) -> None:
+    # 40 ms of real time per virtual second: paced posts one second apart must reach devslack
+    # in order even on a loaded machine (at the default 10 ms two could share an instant).
+    vclock.scale = 0.04
     io = make_io(MemoryStore())
     start = vclock()
     refs = await asyncio.gather(*(post(io, f"request:{i}") for i in range(50)))
