@@ -2,40 +2,73 @@
 
 What a procedure can reach is decided here and nowhere else:
 
-- Only the safe parts of the standard library; no `python`, `io`, `load`, `require`, `package`,
-  `debug`, `string.dump`, `collectgarbage`, `print` to stdout, and `os` reduced to the recorded
-  `time`/`date`/`clock` the primitives install.
+- Only the safe parts of the standard library (an allowlist), in an environment of its own: no
+  `python`, `io`, `os`, `load`, `loadstring`, `dofile`, `loadfile`, `require`, `package`,
+  `debug`, `string.dump`, `collectgarbage`, `print`. The primitives install their own recorded
+  `os` and `print`. The state's real globals table stays empty and out of reach, because lupa
+  reads it, unprotected, on every call from Python.
 - No Python object is ever handed to Lua. Host functions are wrapped in Lua closures whose only
   reference to Python is an upvalue, unreachable without `debug`; arguments cross as plain data
-  (Lua tables are copied into dicts and lists, results are copied into fresh Lua tables).
-- Limits per execution: memory (lupa's allocator cap), an instruction budget and a wall-clock
-  deadline (a count hook, installed in every coroutine too).
-- A fatal condition (a suspension, a limit) cannot be caught by Lua: `pcall`, `xpcall` and
-  `coroutine.resume` re-raise it, the hook keeps raising it, and every host function refuses to
-  run once it is set. Even if Lua found a way to carry on, nothing it did would be observable,
-  and `execute` reports the fatal condition, not Lua's result.
+  (Lua tables are copied into dicts and lists, results are copied into fresh Lua tables) and
+  errors cross as strings.
+- Limits per execution, in force while procedure code runs: memory (lupa's allocator cap), an
+  instruction budget and a wall-clock deadline (a count hook, installed in every coroutine
+  too). C library loops the hook cannot see are paid for up front (`table.move`,
+  `table.insert`, ...), and string patterns that could backtrack for too long are refused
+  before they run (`runtime.lua_patterns`).
+- A fatal condition (a suspension, a limit, a replay divergence) cannot be caught by Lua:
+  `pcall`, `xpcall`, `coroutine.resume`, `coroutine.wrap` and `coroutine.close` re-raise it,
+  the hook keeps raising it, and every host function refuses to run once it is set. `call`
+  reports the fatal condition, never Lua's result.
+- lupa aborts the process when Python pushes a value into a Lua state that is out of memory,
+  so the memory cap is lifted whenever Python holds control and restored whenever procedure
+  code runs again.
+
+Known gaps: a `__close` handler that raises replaces a memory error like any other error (the
+cap still holds: the procedure only carries on within it). And a table whose integer keys all
+collide in Lua's hash makes a single store cost O(n^2) inside one VM instruction (a rehash),
+which no hook can interrupt: measured 30 s with 16 MiB, 8 minutes with 64 MiB. Only running
+an execution in a process that can be killed bounds that.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import lupa.lua54 as lua54
 
-from runtime.errors import LimitExceeded, ProcedureWaitingForHuman, SandboxError
+from runtime.errors import (
+    LimitExceeded,
+    ProcedureWaitingForHuman,
+    ReplayDivergenceError,
+    SandboxError,
+)
+from runtime.lua_patterns import PATTERN_BUDGET, lua_pattern_cost, lua_pattern_limit
 
-# Instructions between two runs of the count hook. Small enough to stop a loop fast, large
-# enough that the hook costs about 1% of the run.
+# Instructions between two runs of the count hook. Lua 5.4 checks for hooks on every
+# instruction once any count hook is set, so the interval only decides how often Python is
+# asked for the time; 10,000 instructions keep that under 1% of a busy run.
 HOOK_INTERVAL = 10_000
+# Data copied between Lua and the host: nesting depth, and values per copy.
 MAX_DEPTH = 100
 MAX_ITEMS = 100_000
+# Longest error message passed on (a procedure can raise megabytes).
+MAX_MESSAGE = 2_000
 
-_FATAL_TYPES: tuple[type[BaseException], ...] = (ProcedureWaitingForHuman, LimitExceeded)
+# Host exceptions that end the execution: Lua must not catch them and carry on.
+_FATAL_TYPES: tuple[type[BaseException], ...] = (
+    ProcedureWaitingForHuman,
+    LimitExceeded,
+    ReplayDivergenceError,
+)
 
 
 @dataclass(frozen=True)
@@ -46,199 +79,29 @@ class SandboxLimits:
     instructions: int = 200_000_000
     wall_seconds: float = 30.0
 
+    def __post_init__(self) -> None:
+        for name in ("memory_bytes", "instructions", "wall_seconds"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"SandboxLimits.{name} must be positive")
+
 
 def _deny_attribute(obj: Any, name: Any, is_setting: bool) -> Any:
-    """lupa attribute filter: no attribute of any Python object is reachable from Lua."""
+    """lupa attribute filter: a second line of defence, should a Python object ever reach Lua."""
     raise AttributeError("Python objects are not accessible from procedures")
 
 
-# Trusted Lua run once per sandbox before any procedure code. It receives the host table
-# (Python callables, kept only as locals/upvalues here) and locks the environment down.
-_LOCKDOWN = r"""
-local host, flags, hook_interval = ...
-local raw_pcall, raw_xpcall, raw_error, raw_select = pcall, xpcall, error, select
-local raw_setmetatable, raw_getmetatable, raw_type = setmetatable, getmetatable, type
-local co_create, co_resume, co_status = coroutine.create, coroutine.resume, coroutine.status
-local sethook = debug.sethook
-local table_pack, table_unpack = table.pack, table.unpack
-local string_find = string.find
-
-local function check_fatal()
-  if flags.aborted then raw_error(flags.message, 0) end
-end
-
-local function is_memory_error(err)
-  return raw_type(err) == "string" and string_find(err, "not enough memory", 1, true) ~= nil
-end
-
-local function after_protected(ok, ...)
-  if not ok then
-    if flags.aborted then raw_error(flags.message, 0) end
-    if is_memory_error((...)) then host.fatal("memory") end
-  end
-  return ok, ...
-end
-
-local ticks = 0
-local max_ticks = flags.max_ticks
-local function hook()
-  if flags.aborted then raw_error(flags.message, 0) end
-  ticks = ticks + 1
-  if ticks > max_ticks then host.fatal("instructions") end
-  if host.past_deadline() then host.fatal("wall") end
-end
-sethook(hook, "", hook_interval)
-
-pcall = function(f, ...)
-  return after_protected(raw_pcall(f, ...))
-end
-xpcall = function(f, handler, ...)
-  return after_protected(raw_xpcall(f, handler, ...))
-end
-
-local function create(f)
-  local co = co_create(f)
-  sethook(co, hook, "", hook_interval)
-  return co
-end
-local function resume(co, ...)
-  return after_protected(co_resume(co, ...))
-end
-coroutine.create = create
-coroutine.resume = resume
-coroutine.wrap = function(f)
-  local co = create(f)
-  return function(...)
-    local r = table_pack(resume(co, ...))
-    if r[1] then return table_unpack(r, 2, r.n) end
-    raw_error(r[2], 0)
-  end
-end
-coroutine.close = nil
-
-setmetatable = function(t, mt)
-  if raw_type(mt) == "table" and rawget(mt, "__gc") ~= nil then
-    raw_error("__gc metamethods are not allowed in procedures", 2)
-  end
-  return raw_setmetatable(t, mt)
-end
-getmetatable = function(v)
-  if raw_type(v) == "userdata" then return nil end
-  return raw_getmetatable(v)
-end
-
--- Deterministic iteration: pairs visits keys in a stable order, so a replayed run takes the
--- same path as the first one (string hashing is seeded per Lua state).
-local function key_rank(k)
-  local t = raw_type(k)
-  if t == "number" then return 1 end
-  if t == "string" then return 2 end
-  if t == "boolean" then return 3 end
-  return 4
-end
-local function key_less(a, b)
-  local ra, rb = key_rank(a), key_rank(b)
-  if ra ~= rb then return ra < rb end
-  if ra == 3 then return (not a) and b end
-  if ra == 4 then return false end
-  return a < b
-end
-local raw_next, table_sort = next, table.sort
-pairs = function(t)
-  local mt = raw_getmetatable(t)
-  if mt ~= nil and raw_type(mt) == "table" and mt.__pairs then return mt.__pairs(t) end
-  if raw_type(t) ~= "table" then
-    raw_error("bad argument #1 to 'pairs' (table expected, got " .. raw_type(t) .. ")", 2)
-  end
-  local keys, n = {}, 0
-  for k in raw_next, t do n = n + 1; keys[n] = k end
-  table_sort(keys, key_less)
-  local i = 0
-  return function()
-    while true do
-      i = i + 1
-      local k = keys[i]
-      if k == nil then return nil end
-      local v = t[k]
-      if v ~= nil then return k, v end
-    end
-  end, t, nil
-end
-
--- String pattern functions run in C, where the instruction hook cannot stop them; refuse the
--- pattern/subject pairs whose backtracking could run for minutes.
-local guard = host.pattern_guard
-for _, name in ipairs({"find", "match", "gmatch", "gsub"}) do
-  local f = string[name]
-  string[name] = function(s, pattern, ...)
-    if raw_type(s) == "string" and raw_type(pattern) == "string" and #s > 256 then
-      local plain = (name == "find") and raw_select(2, ...)
-      if not plain then guard(#s, pattern) end
-    end
-    return f(s, pattern, ...)
-  end
-end
-string.dump = nil
-
--- A run's random numbers are the same on every replay: seeded from the run, not the clock.
-local raw_randomseed = math.randomseed
-raw_randomseed(flags.seed)
-math.randomseed = function(x) raw_randomseed(x) end
-"""
-
-_REMOVED_GLOBALS = (
-    "python",
-    "io",
-    "os",
-    "load",
-    "loadstring",
-    "dofile",
-    "loadfile",
-    "require",
-    "package",
-    "debug",
-    "collectgarbage",
-    "print",
-    "warn",
-    "module",
-    "setfenv",
-    "getfenv",
-    "newproxy",
-    "unpack",
-)
-
-_LINE_RE = re.compile(r'\[string "[^"]*"\]:(\d+):\s*')
+# Trusted Lua run once per sandbox before any procedure code (see the file for what it does).
+LOCKDOWN = resources.files("runtime").joinpath("lockdown.lua").read_text(encoding="utf-8")
 
 
-def pattern_cost(subject_length: int, pattern: str) -> float:
-    """Worst-case steps of Lua's backtracking matcher for a pattern over a subject.
+@functools.lru_cache(maxsize=32)
+def _bytecode(code: str, chunk_name: str) -> bytes:
+    """Our own Lua compiled once per process: compiling costs more than the rest of a sandbox.
 
-    Each `*`, `+` or `-` quantifier can scan the rest of the subject for every way the items
-    before it matched; an unanchored search repeats all of that from every start position.
+    Only the host loads bytecode, and only this; procedures can never load binary chunks.
     """
-    quantifiers = 0
-    i = 0
-    in_set = False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "%":
-            i += 2
-            continue
-        if in_set:
-            if c == "]":
-                in_set = False
-        elif c == "[":
-            in_set = True
-            if pattern[i + 1 : i + 2] == "]":
-                i += 1
-        elif c in "*+-" and i > 0:
-            quantifiers += 1
-        i += 1
-    exponent = quantifiers + (0 if pattern.startswith("^") else 1)
-    return float(subject_length) ** exponent if quantifiers else float(subject_length)
-
-
-PATTERN_BUDGET = 2e10
+    lua = lua54.LuaRuntime(encoding=None)
+    return lua.eval("string.dump")(lua.compile(code, name=chunk_name))
 
 
 class Sandbox:
@@ -252,253 +115,353 @@ class Sandbox:
         seed: int = 0,
     ) -> None:
         self.limits = limits or SandboxLimits()
-        self._clock = clock
-        self._deadline = clock() + self.limits.wall_seconds
         self._fatal: BaseException | None = None
+        self._chunk_names: set[str] = set()
         self._lua = lua54.LuaRuntime(
             register_eval=False,
             register_builtins=False,
             unpack_returned_tuples=True,
             attribute_filter=_deny_attribute,
-            max_memory=self.limits.memory_bytes,
+            encoding=None,  # strings cross as bytes; decoding them is ours to get right
+            max_memory=0,  # the limit is imposed only while Lua code runs, see `_lift`
         )
-        self._flags = self._lua.table_from(
-            {
-                "aborted": False,
-                "message": "",
-                "max_ticks": max(1, self.limits.instructions // HOOK_INTERVAL),
-                "seed": seed,
-            }
+        interval = min(HOOK_INTERVAL, self.limits.instructions)
+        api = self._lua.execute(
+            _bytecode(LOCKDOWN, "=sandbox"),
+            _past_deadline(clock, self.limits.wall_seconds),
+            _weak(self._lift),
+            _weak(self._impose),
+            lua_pattern_limit,
+            lua_pattern_cost,
+            interval,
+            self.limits.instructions // interval,
+            _as_lua_integer(seed),
+            PATTERN_BUDGET,
+            *(str(self._limit_exceeded(kind)).encode() for kind in _LIMIT_KINDS),
+            mode="b",
         )
-        host = self._lua.table_from(
-            {
-                "fatal": self._fatal_from_lua,
-                "past_deadline": self._past_deadline,
-                "pattern_guard": self._pattern_guard,
-            }
-        )
-        # Host functions reach Lua only through this wrapper: it refuses to run after a fatal
-        # condition, and turns a Python error into a plain string (never an exception object),
-        # positioned at the procedure line that made the call.
-        self._wrap = self._lua.eval(
-            """(function(pcall, error, tostring)
-              return function(flags, f)
-                local function finish(ok, ...)
-                  if ok then return ... end
-                  if flags.aborted then error(flags.message, 0) end
-                  error(tostring((...)), 2)
-                end
-                return function(...)
-                  if flags.aborted then error(flags.message, 0) end
-                  return finish(pcall(f, ...))
-                end
-              end
-            end)(pcall, error, tostring)"""
-        )
-        # Text-only `load`, captured before the global is removed: binary chunks can corrupt
-        # the Lua VM, so they are never accepted.
-        self._load = self._lua.eval(
-            "(function(load) return function(src, name) return load(src, '=' .. name, 't') end"
-            " end)(load)"
-        )
-        self._lua.execute(_LOCKDOWN, host, self._flags, HOOK_INTERVAL)
-        g = self._lua.globals()
-        for name in _REMOVED_GLOBALS:
-            g[name] = None
-        self._identity = self._lua.eval("function(t) return string.format('%p', t) end")
+        self._run, self._compile, self._bridge = api[b"run"], api[b"compile"], api[b"bridge"]
+        self._abort, self._fatal_kind = api[b"abort"], api[b"fatal_kind"]
+        self._define, self._get, self._set = api[b"define"], api[b"get"], api[b"set"]
+        self._leave = api[b"leave"]
+        self._identity = api[b"identity"]
 
-    # -- host side --------------------------------------------------------------------------
+    # -- fatal conditions and limits ---------------------------------------------------------
 
     @property
     def fatal(self) -> BaseException | None:
         """The condition that ended this execution (a suspension or a limit), if any."""
+        if self._fatal is None:
+            kind = self._fatal_kind()
+            if kind:
+                self._fatal = self._limit_exceeded(kind.decode())
         return self._fatal
 
     def abort(self, exc: BaseException) -> None:
-        """Make `exc` the unrecoverable outcome of this execution."""
-        if self._fatal is None:
+        """Make `exc` the unrecoverable outcome of this execution (the first one stays)."""
+        if self.fatal is None:
             self._fatal = exc
-            self._flags.aborted = True
-            self._flags.message = str(exc)
+            self._abort(str(exc).encode("utf-8", "replace"))
 
-    def _fatal_from_lua(self, kind: str) -> None:
-        limits = {
-            "memory": f"{self.limits.memory_bytes // (1024 * 1024)} MiB",
-            "instructions": f"{self.limits.instructions:,} instructions",
-            "wall": f"{self.limits.wall_seconds:g} s of wall time",
-        }
-        exc = LimitExceeded({"wall": "wall-clock"}.get(kind, kind), limits.get(kind, kind))
-        self.abort(exc)
-        raise exc
+    def _limit_exceeded(self, kind: str) -> LimitExceeded:
+        limits = self.limits
+        if kind == "memory":
+            return LimitExceeded("memory", _format_bytes(limits.memory_bytes))
+        if kind == "instructions":
+            return LimitExceeded("instructions", f"{limits.instructions:,} instructions")
+        return LimitExceeded("wall-clock", f"{limits.wall_seconds:g} s of wall time")
 
-    def _past_deadline(self) -> bool:
-        return self._clock() > self._deadline
+    def _lift(self) -> None:
+        """Python holds control: no memory limit, so lupa's pushes into Lua cannot fail."""
+        self._lua.set_max_memory(0)
 
-    def _pattern_guard(self, subject_length: int, pattern: str) -> None:
-        if pattern_cost(subject_length, pattern) > PATTERN_BUDGET:
-            raise SandboxError(
-                f"string pattern {pattern[:40]!r} is too costly for a subject of "
-                f"{subject_length} characters; simplify the pattern or split the text"
-            )
+    def _impose(self) -> None:
+        """Lua code is about to run: its allocations fail cleanly past the limit."""
+        self._lua.set_max_memory(self.limits.memory_bytes)
+
+    # -- host functions and globals ----------------------------------------------------------
 
     def define(self, path: str, fn: Callable[..., Any]) -> None:
         """Expose `fn` to Lua as `path` (e.g. "Human.approve" or "__host.log").
 
         `fn` receives plain Python values and returns plain values (a tuple for several Lua
-        results). A `HitlbotError` or `ValueError` it raises becomes a catchable Lua error with
-        its message; a suspension or limit becomes fatal.
+        results). An exception it raises becomes a catchable Lua error carrying its message;
+        a suspension or a limit becomes fatal.
         """
-        bridged = self._wrap(self._flags, self._bridge(fn))
-        g = self._lua.globals()
-        *parents, leaf = path.split(".")
-        table = g
-        for part in parents:
-            nxt = table[part]
-            if nxt is None:
-                nxt = self._lua.table()
-                table[part] = nxt
-            table = nxt
-        table[leaf] = bridged
+        parts = path.split(".")
+        if not all(parts):
+            raise ValueError(f"invalid host function path {path!r}")
+        this = weakref.ref(self)
 
-    def _bridge(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        to_python, to_lua = self.to_python, self.to_lua
+        def host_function(*args: Any) -> Any:
+            return this()._call_host(fn, args)  # type: ignore[union-attr]
 
-        def bridged(*args: Any) -> Any:
-            try:
-                result = fn(*(to_python(a) for a in args))
-            except _FATAL_TYPES as exc:
-                self.abort(exc)
-                raise
-            except SandboxError:
-                raise
-            except Exception as exc:  # every error must reach Lua as a message
-                raise SandboxError(str(exc) or type(exc).__name__) from exc
+        try:
+            self._define(self._bridge(host_function), *(p.encode() for p in parts))
+        except lua54.LuaError as exc:
+            raise ValueError(f"cannot define {path}: {_lua_error_text(exc)}") from None
+
+    def _call_host(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Run a host function for Lua: (True, results...) or (False, message), never a raise."""
+        try:
+            result = fn(*self._copy_out(args))
             if isinstance(result, tuple):
-                return tuple(to_lua(v) for v in result)
-            return to_lua(result)
-
-        return bridged
+                return (True, *(self.to_lua(v) for v in result))
+            return True, self.to_lua(result)
+        except _FATAL_TYPES as exc:
+            self.abort(exc)
+            return False, b""
+        except Exception as exc:  # every error must reach Lua as a message
+            return False, (str(exc) or type(exc).__name__).encode("utf-8", "replace")
 
     def set_global(self, name: str, value: Any) -> None:
-        self._lua.globals()[name] = self.to_lua(value)
+        self._set(name.encode(), self.to_lua(value))
 
     def get_global(self, name: str) -> Any:
-        return self._lua.globals()[name]
+        """A global as Lua holds it (no metamethods run): tables and functions stay Lua objects."""
+        return _decoded(self._get(name.encode()))
+
+    # -- running code ------------------------------------------------------------------------
 
     def run_trusted(self, code: str, *args: Any) -> Any:
-        """Run our own Lua (facades over host functions) with the given arguments."""
-        return self._lua.execute(code, *args)
+        """Run our own Lua (facades over host functions) with the given arguments.
+
+        Lua objects pass through; anything else is copied as data, so no Python object
+        reaches Lua this way either. It runs under the procedure's limits, because it may
+        call into tables the procedure can reach and replace. Returns what Lua returns: one
+        value, a tuple of several, or None; tables and functions stay Lua objects.
+        """
+        lua_args = [a if lua54.lua_type(a) else self.to_lua(a) for a in args]
+        fn, error = self._compile(_bytecode(code, "=trusted"), b"=trusted", b"b")
+        if fn is None:
+            raise SandboxError(f"trusted Lua failed to load: {_decoded(error)}")
+        values = [_decoded(v) for v in self._run_limited(fn, lua_args)]
+        if len(values) > 1:
+            return tuple(values)
+        return values[0] if values else None
 
     def execute(self, source: str, chunk_name: str = "procedure") -> list[Any]:
         """Compile and run untrusted code; return its results as plain Python values."""
-        fn = self.compile(source, chunk_name)
-        return self.call(fn)
+        return self.call(self.compile(source, chunk_name))
 
     def compile(self, source: str, chunk_name: str = "procedure") -> Any:
-        try:
-            loaded = self._load(source, chunk_name)
-        except lua54.LuaError as exc:  # memory while compiling a huge file
-            raise SandboxError(f"cannot compile procedure: {exc}") from exc
-        if isinstance(loaded, tuple):  # nil, message
-            message = str(loaded[1])
-            raise SandboxError(_clean_message(message), line=_line_of(message))
-        return loaded
+        """Compile untrusted source text (never bytecode); syntax errors carry the line."""
+        self._chunk_names.add(chunk_name)
+        fn, error = self._compile(source.encode(), b"=" + chunk_name.encode(), b"t")
+        if fn is not None:
+            return fn
+        message = _decoded(error)
+        if message == _MEMORY_ERROR:
+            self.abort(self._limit_exceeded("memory"))
+            raise self._fatal  # type: ignore[misc]
+        raise self._error(message)
 
     def call(self, fn: Any, *args: Any) -> list[Any]:
         """Call a Lua function under the limits. Raises the fatal condition if one was set."""
+        return self._copy_out(self._run_limited(fn, [self.to_lua(a) for a in args]))
+
+    def _run_limited(self, fn: Any, lua_args: list[Any]) -> list[Any]:
+        """Lua's results, as Lua values; a Lua error or the fatal condition is raised."""
+        if self.fatal is not None:
+            raise self.fatal
         try:
-            results = fn(*(self.to_lua(a) for a in args))
-        except _FATAL_TYPES:
-            raise self._fatal or ProcedureWaitingForHuman("?", "?") from None
-        except lua54.LuaMemoryError:
-            self.abort(LimitExceeded("memory", f"{self.limits.memory_bytes // 2**20} MiB"))
-            raise self._fatal from None  # type: ignore[misc]
-        except lua54.LuaError as exc:
-            if self._fatal is not None:
-                raise self._fatal from None
-            message = str(exc)
-            if "not enough memory" in message:
-                self.abort(LimitExceeded("memory", f"{self.limits.memory_bytes // 2**20} MiB"))
-                raise self._fatal from None  # type: ignore[misc]
-            raise SandboxError(_clean_message(message), line=_line_of(message)) from None
-        except SandboxError:
-            if self._fatal is not None:
-                raise self._fatal from None
-            raise
-        except RecursionError:
-            raise SandboxError("stack overflow (recursion too deep)") from None
-        if self._fatal is not None:
-            raise self._fatal
-        if not isinstance(results, tuple):
-            results = (results,)
-        return [self.to_python(r) for r in results]
+            outcome = self._run(fn, *lua_args)
+        except lua54.LuaError as exc:  # failed while reporting back, e.g. out of memory
+            self._lift()
+            self._leave()
+            if isinstance(exc, lua54.LuaMemoryError) or _MEMORY_ERROR in str(exc):
+                self.abort(self._limit_exceeded("memory"))
+            if self.fatal is not None:
+                raise self.fatal from None
+            raise SandboxError(_lua_error_text(exc)) from None
+        status, *values = outcome if isinstance(outcome, tuple) else (outcome,)
+        if self.fatal is not None:
+            raise self.fatal
+        if status == b"error":
+            raise self._error(_decoded(values[0]))
+        return values
+
+    def _error(self, message: str) -> SandboxError:
+        """A procedure error; `chunk:line:` prefixes are kept, and give the line."""
+        message = message.strip()[:MAX_MESSAGE] or "error with no message"
+        line = None
+        for name in self._chunk_names:
+            if message.startswith(f"{name}:"):
+                number = re.match(r"\d+", message[len(name) + 1 :])
+                line = int(number.group()) if number else None
+                break
+        return SandboxError(message, line=line)
 
     # -- value conversion ---------------------------------------------------------------------
 
     def to_lua(self, value: Any) -> Any:
         """Copy plain Python data into fresh Lua values (lists become 1-based arrays)."""
-        if value is None or isinstance(value, bool | int | float | str):
-            return value
-        if isinstance(value, dict | list | tuple):
-            return self._lua.table_from(_plain(value), recursive=True)
-        raise SandboxError(f"cannot pass a {type(value).__name__} to Lua")
+        data = _lua_data(value, 0)
+        if isinstance(data, dict | list):
+            return self._lua.table_from(data, recursive=True)
+        return data
 
-    def to_python(self, value: Any, _depth: int = 0, _seen: set[int] | None = None) -> Any:
-        """Copy a Lua value into plain data: tables with keys 1..n become lists, others dicts."""
-        if value is None or isinstance(value, bool | int | str):
+    def to_python(self, value: Any) -> Any:
+        """Copy a Lua value into plain data: tables with keys 1..n become lists, others dicts.
+
+        Strings become `str` (invalid UTF-8 is replaced by U+FFFD); functions, coroutines,
+        cycles, non-finite numbers, over-deep or over-large tables are refused with a message.
+        """
+        return _Copy(self._identity).value(value)
+
+    def _copy_out(self, values: Any) -> list[Any]:
+        """Several values as one copy: the size bound covers them together."""
+        copy = _Copy(self._identity)
+        return [copy.value(v) for v in values]
+
+
+_LIMIT_KINDS = ("memory", "instructions", "wall")
+_MEMORY_ERROR = "not enough memory"
+
+
+def _past_deadline(clock: Callable[[], float], wall_seconds: float) -> Callable[[], bool]:
+    """The hook's question to the host, closed over plain values only (see `_weak`)."""
+    deadline = clock() + wall_seconds
+
+    def past_deadline() -> bool:
+        return clock() > deadline
+
+    return past_deadline
+
+
+def _weak(method: Callable[[], None]) -> Callable[[], None]:
+    """A sandbox method for Lua to call, without the sandbox/Lua reference cycle.
+
+    lupa keeps alive every Python object it hands to Lua; a strong reference back to the
+    sandbox would keep the whole Lua state (up to its memory limit) until the cycle collector
+    happens to run.
+    """
+    ref = weakref.WeakMethod(method)
+
+    def call() -> None:
+        bound = ref()
+        if bound is not None:
+            bound()
+
+    return call
+
+
+def _as_lua_integer(value: int) -> int:
+    """Wrap any int into Lua's 64-bit range (a run id hash may be larger)."""
+    return (value + 2**63) % 2**64 - 2**63
+
+
+def _format_bytes(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):g} MiB"
+    return f"{size / 1024:g} KiB"
+
+
+def _decoded(value: Any) -> Any:
+    """A Lua string as `str` (invalid UTF-8 replaced); any other value unchanged."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _lua_error_text(exc: Exception) -> str:
+    """lupa's message for a Lua error without the traceback, decoded as Lua wrote it."""
+    message = str(exc).split("\nstack traceback:")[0]  # lupa decodes it as Latin-1
+    return message.encode("latin-1").decode("utf-8", "replace").strip()[:MAX_MESSAGE]
+
+
+def _lua_data(value: Any, depth: int) -> Any:
+    """Validated plain data for lupa: strings as UTF-8 bytes, nothing lupa would wrap."""
+    if value is None or isinstance(value, bool | float | bytes):
+        return value
+    if isinstance(value, int):
+        if lua54.LUA_MININTEGER <= value <= lua54.LUA_MAXINTEGER:
+            return value
+        raise SandboxError(f"integer {value} does not fit in a Lua integer")
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace")
+    if depth >= MAX_DEPTH:
+        raise SandboxError(f"data nested deeper than {MAX_DEPTH} levels cannot be passed to Lua")
+    if isinstance(value, dict):
+        return {_lua_key(k): _lua_data(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_lua_data(v, depth + 1) for v in value]
+    raise SandboxError(f"cannot pass a {type(value).__name__} to Lua")
+
+
+def _lua_key(key: Any) -> bytes:
+    if isinstance(key, str):
+        return key.encode("utf-8", "replace")
+    if isinstance(key, int | float) and not isinstance(key, bool):
+        return str(key).encode()
+    raise SandboxError(f"cannot pass a dict key of type {type(key).__name__} to Lua")
+
+
+class _Copy:
+    """One copy of Lua data into plain Python values, bounded in depth and in total size.
+
+    The size bound covers shared subtables too: a table that holds the same subtable twice,
+    thirty levels deep, would otherwise expand into 2**30 values.
+    """
+
+    def __init__(self, identity: Callable[[Any], Any]) -> None:
+        self._identity = identity
+        self._left = MAX_ITEMS
+        self._path: list[Any] = []
+
+    def value(self, value: Any) -> Any:
+        if value is None or isinstance(value, bool | int):
             return value
         if isinstance(value, float):
             if not math.isfinite(value):
-                raise SandboxError("numbers passed to the host must be finite")
+                raise SandboxError("numbers passed to the host must be finite (not inf or nan)")
             return value
         if isinstance(value, bytes):
-            return value.decode("utf-8", errors="replace")
+            return value.decode("utf-8", "replace")
         kind = lua54.lua_type(value)
         if kind == "table":
-            return self._table_to_python(value, _depth, _seen or set())
-        raise SandboxError(f"cannot pass a {kind or 'host'} value where data is expected")
+            return self._table(value)
+        raise SandboxError(
+            f"cannot pass a {kind or 'host'} value to the host; "
+            "only nil, booleans, numbers, strings and tables of them"
+        )
 
-    def _table_to_python(self, table: Any, depth: int, seen: set[int]) -> Any:
-        if depth >= MAX_DEPTH:
-            raise SandboxError(f"table nested deeper than {MAX_DEPTH} levels")
-        key = self._identity(table)
-        if key in seen:
-            raise SandboxError("cannot pass a table that contains itself")
-        seen = seen | {key}
-        items: list[tuple[Any, Any]] = []
-        for count, (k, v) in enumerate(table.items(), start=1):
-            if count > MAX_ITEMS:
-                raise SandboxError(f"table has more than {MAX_ITEMS} entries")
-            items.append((k, v))
-        n = len(items)
-        int_keys = [k for k, _ in items if isinstance(k, int) and not isinstance(k, bool)]
-        if n and len(int_keys) == n and set(int_keys) == set(range(1, n + 1)):
-            ordered = sorted(items, key=lambda kv: kv[0])
-            return [self.to_python(v, depth + 1, seen) for _, v in ordered]
-        result: dict[str, Any] = {}
-        for k, v in items:
-            if isinstance(k, bytes):
-                k = k.decode("utf-8", errors="replace")
-            if isinstance(k, bool) or not isinstance(k, str | int | float):
-                raise SandboxError("table keys passed to the host must be strings or numbers")
-            result[str(k) if not isinstance(k, str) else k] = self.to_python(v, depth + 1, seen)
-        return result
+    def _table(self, table: Any) -> Any:
+        if len(self._path) >= MAX_DEPTH:
+            raise self._too_deep()
+        self._path.append(table)
+        try:
+            entries = self._entries(table)
+            n = len(entries)
+            if n and all(type(k) is int and 1 <= k <= n for k, _ in entries):
+                array: list[Any] = [None] * n
+                for k, v in entries:
+                    array[k - 1] = self.value(v)
+                return array
+            return {_host_key(k): self.value(v) for k, v in entries}
+        finally:
+            self._path.pop()
 
+    def _entries(self, table: Any) -> list[tuple[Any, Any]]:
+        entries = []
+        for entry in table.items():
+            self._left -= 1
+            if self._left < 0:
+                raise SandboxError(
+                    f"cannot pass more than {MAX_ITEMS:,} values to the host at once"
+                )
+            entries.append(entry)
+        return entries
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _line_of(message: str) -> int | None:
-    m = re.search(r":(\d+):", message)
-    return int(m.group(1)) if m else None
+    def _too_deep(self) -> SandboxError:
+        """Cycles are told apart from deep nesting only here, where it is cheap to ask Lua."""
+        seen = [self._identity(t) for t in self._path]
+        if len(set(seen)) < len(seen):
+            return SandboxError("cannot pass a table that contains itself to the host")
+        return SandboxError(f"cannot pass tables nested deeper than {MAX_DEPTH} levels to the host")
 
 
-def _clean_message(message: str) -> str:
-    """Lua messages name chunks like `procedure:12:`; keep that, drop lupa's noise."""
-    message = _LINE_RE.sub(lambda m: f"line {m.group(1)}: ", message)
-    return message.replace("stack traceback:", "").strip().splitlines()[0]
+def _host_key(key: Any) -> str:
+    if isinstance(key, bytes):
+        return key.decode("utf-8", "replace")
+    if isinstance(key, int | float) and not isinstance(key, bool):
+        return str(key)
+    raise SandboxError("table keys passed to the host must be strings or numbers")
