@@ -325,10 +325,15 @@ class RunService:
     async def _update_run_message(
         self, run: RunRecord, *, pending: PendingRequest | None = None
     ) -> None:
+        text, body = self._run_message(run, pending)
         thread = self._thread(run.run_id)
         if thread is None:
+            channel = self.store.get_annotation(run.run_id, "slack:channel")
+            if channel is not None:  # still queued while Slack is down: refresh what it will say
+                await self.slack.post(
+                    THREAD_KEY, run.run_id, channel=channel, text=text, blocks=body
+                )
             return
-        text, body = self._run_message(run, pending)
         digest = _digest(text, body)
         if self.store.get_annotation(run.run_id, "slack:thread_digest") == digest:
             return  # unchanged: spare Slack (chat.update is rate limited) the call

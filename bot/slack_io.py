@@ -573,7 +573,8 @@ class SlackIO:
         metadata: dict | None = None,
         thread_key: str | None = None,
     ) -> PostRef | None:
-        """Post once per (run_id, key): a second call returns the first PostRef.
+        """Post once per (run_id, key): a second call returns the first PostRef, or, while the
+        first is still queued, gives the queued post this call's text and blocks.
 
         Returns None when the post was queued because Slack is unreachable (or it waits for
         its thread parent); `ref()` tells where it went once delivered. `thread_key` (instead of
@@ -629,6 +630,13 @@ class SlackIO:
             self._store.get_annotation, message.run_id, OUTBOX_POST + message.key
         )
         if queued is not None:
+            # Still waiting for Slack: it goes out with the newest content (a run's message
+            # must not arrive showing a status the run has long left).
+            if (queued.get("text"), queued.get("blocks")) != (message.text, message.blocks):
+                fresh = {**queued, "text": message.text, "blocks": message.blocks}
+                await self._db(
+                    self._store.set_annotation, message.run_id, OUTBOX_POST + message.key, fresh
+                )
             return None
         message.claimed_at = float(claim.get("claimed_at") or 0.0)
         if claim.get("owner") != self._owner:

@@ -211,6 +211,20 @@ async def test_5xx_outage_then_recovery_delivers_in_order_exactly_once(
     assert len(await slack_control_v.messages(DEPLOYS)) == 4
 
 
+async def test_a_queued_post_goes_out_once_with_its_newest_content(
+    make_io: MakeIO, any_store: RunStore, slack_control_v: SlackControl
+) -> None:
+    """A run's message queued during an outage must not arrive showing a stale status."""
+    await slack_control_v.fault(method="chat.postMessage", status=503)
+    io = make_io(any_store)
+    assert await io.post("run", RUN, channel=DEPLOYS, text="Waiting", blocks=BLOCKS) is None
+    assert await io.post("run", RUN, channel=DEPLOYS, text="Completed", blocks=BLOCKS) is None
+    await slack_control_v.clear_faults()
+    await io.drain()
+    assert texts(await slack_control_v.messages(DEPLOYS)) == ["Completed"]
+    assert io.outbox_size() == 0
+
+
 async def test_new_posts_wait_behind_queued_ones_in_the_same_channel(
     make_io: MakeIO, slack_control_v: SlackControl
 ) -> None:
