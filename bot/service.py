@@ -197,6 +197,11 @@ class RunService:
         open_requests = await asyncio.to_thread(
             self.store.list_requests, run_id=run.run_id, pending_only=True
         )
+        if not run.status.is_final and not await self._may_cancel(run, open_requests, user):
+            raise HitlbotError(
+                f"Only the person who started run `{run.run_id[:8]}` or whoever may answer "
+                "its requests can cancel it."
+            )
         run = await asyncio.to_thread(
             self.engine.cancel, run.run_id, reason=f"cancelled by <@{user}>"
         )
@@ -208,6 +213,17 @@ class RunService:
                 await self._update(ref, *blocks.answered_message(settled))
         await self._update_run_message(run)
         return run
+
+    async def _may_cancel(
+        self, run: RunRecord, open_requests: list[PendingRequest], user: str
+    ) -> bool:
+        """The starter may stop their run; so may anyone entitled to answer what it waits on."""
+        if user == run.started_by:
+            return True
+        for pending in open_requests:
+            if await self.check_may_answer(pending, user) is None:
+                return True
+        return False
 
     # -- making Slack match the store ------------------------------------------------------------
 

@@ -49,6 +49,16 @@ async def test_cancel_withdraws_the_request(any_slack: Slack) -> None:
     assert slack.requests(thread)[0].cancelled
 
 
+async def test_only_the_starter_or_an_approver_may_cancel(slack: Slack) -> None:
+    thread = await slack.start("alice", slack.channel, "run guarded")  # only @oncall answers
+    await slack.wait_request(thread, "Restart the payments database?")
+    refused = await _reply(slack, "dave", f"cancel {thread.run_id[:8]}", "can cancel it")
+    assert "Only the person who started run" in refused
+    assert slack.store.get_run(thread.run_id).status is RunStatus.WAITING_FOR_HUMAN
+    await _reply(slack, "bob", f"cancel {thread.run_id[:8]}", "cancelled")
+    await slack.wait_run(thread, RunStatus.CANCELLED, timeout=10)
+
+
 async def test_cancel_from_the_run_message(slack: Slack) -> None:
     thread = await slack.start("alice", slack.channel, "run ship")
     await slack.wait_request(thread, "Ship *api*?")
