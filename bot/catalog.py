@@ -1,17 +1,22 @@
 """The procedures the bot can run: the files of one directory, addressed by file name.
 
-Files are re-read when they change, so editing a procedure needs no restart; a file that no
+Files are re-read when they change (noticed within a second), so editing a procedure needs no
+restart; a file that no
 longer loads is reported (to whoever asks for it, and in `/procedure list`) without hiding the
 others.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from runtime.errors import HitlbotError, ProcedureLoadError
 from runtime.loader import load_catalog
 from runtime.procedure import Procedure
+
+RECHECK_SECONDS = 1.0
 
 
 class UnknownProcedureError(HitlbotError):
@@ -19,13 +24,20 @@ class UnknownProcedureError(HitlbotError):
 
 
 class ProcedureCatalog:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.directory = directory
+        self._clock = clock
+        self._checked_at: float | None = None
         self._stamp: tuple[tuple[str, float], ...] | None = None
         self._procedures: dict[str, Procedure] = {}
         self._errors: list[ProcedureLoadError] = []
 
     def _refresh(self) -> None:
+        """Re-read changed files, looking at the directory at most once a second (hot path)."""
+        now = self._clock()
+        if self._checked_at is not None and now - self._checked_at < RECHECK_SECONDS:
+            return
+        self._checked_at = now
         stamp = tuple(
             sorted((p.name, p.stat().st_mtime) for p in self.directory.iterdir() if p.is_file())
         )

@@ -33,7 +33,7 @@ from bot.approvers import Approvers
 from bot.catalog import ProcedureCatalog
 from bot.service import RunService
 from bot.settings import Settings
-from bot.slack_io import SlackIO
+from bot.slack_io import SlackIO, SlackIOConfig
 from bot.timers import Timers
 from runtime.engine import Engine
 
@@ -60,7 +60,9 @@ class BotRuntime:
                 AsyncServerErrorRetryHandler(max_retry_count=3),
             ],
         )
-        self.slack = SlackIO(self.client, self.store)
+        self.slack = SlackIO(
+            self.client, self.store, config=SlackIOConfig(pace_per_second=settings.slack_pace)
+        )
         self.approvers = Approvers(self.slack.client)
         self.service = RunService(
             engine=self.engine,

@@ -166,7 +166,10 @@ class RunService:
     async def resume(self, run_id: str) -> None:
         lock = self._locks.setdefault(run_id, asyncio.Lock())
         async with lock:
-            work = asyncio.ensure_future(asyncio.to_thread(self.engine.resume, run_id))
+            procedure = await self._procedure_for(run_id)
+            work = asyncio.ensure_future(
+                asyncio.to_thread(self.engine.resume, run_id, procedure=procedure)
+            )
             done, _ = await asyncio.wait({work}, timeout=RUNNING_NOTICE_AFTER)
             if not done:  # the procedure works a while before its next request: say so
                 await self._show_running(run_id)
@@ -385,6 +388,15 @@ class RunService:
             found = [direct] if direct else (await self.approvers.resolve([str(entry)])).mentions
             mentions += [m for m in found if m not in mentions]
         return " ".join(mentions) or None
+
+    async def _procedure_for(self, run_id: str) -> Procedure | None:
+        """The catalog's (already parsed) copy of a run's procedure file, if it has that file;
+        otherwise the engine reads the file the run was started from."""
+        run = await asyncio.to_thread(self.store.get_run, run_id)
+        procedure = self._procedure_of(run) if run is not None else None
+        if procedure is None or run is None or procedure.source_path != run.source_path:
+            return None
+        return procedure
 
     def _procedure_of(self, run: RunRecord) -> Procedure | None:
         try:

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
         validation_alias="HITLBOT_ESCALATION_MENTION",
         description="who error/critical escalations mention: here, channel, none or @group",
     )
+    slack_pace: float = Field(
+        1.0,
+        ge=0,
+        validation_alias="HITLBOT_SLACK_PACE",
+        description="posts per second per channel (Slack's limit is about 1); 0 turns pacing off",
+    )
     host: str = Field("0.0.0.0", validation_alias="HITLBOT_HOST")
     port: int = Field(3000, validation_alias="HITLBOT_PORT")
 

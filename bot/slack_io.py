@@ -28,6 +28,7 @@ import random
 import re
 import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -511,7 +512,10 @@ class SlackIO:
         self._owner = uuid.uuid4().hex  # tells this process's claims from a crashed one's
         self._inflight: dict[tuple[str, str], asyncio.Future[PostRef | None]] = {}
         self._queue: _Queue | None = None
-        self._ref_locks: dict[PostRef, asyncio.Lock] = {}
+        # One lock per message being updated; weak, so finished runs leave nothing behind.
+        self._ref_locks: weakref.WeakValueDictionary[PostRef, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
         self._wake = asyncio.Event()
 
     @property
@@ -945,7 +949,10 @@ class SlackIO:
     # ------------------------------------------------------------------ other calls
 
     def _lock(self, ref: PostRef) -> asyncio.Lock:
-        return self._ref_locks.setdefault(ref, asyncio.Lock())
+        lock = self._ref_locks.get(ref)
+        if lock is None:
+            lock = self._ref_locks[ref] = asyncio.Lock()
+        return lock
 
     async def update(
         self, ref: PostRef, *, text: str, blocks: list, run_id: str | None = None
