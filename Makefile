@@ -43,6 +43,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/runtime_bench.py
+	$(BIN)/python bench/bot_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
