@@ -119,20 +119,6 @@ class SlackControl:
         return (await self.get("ephemeral", user=user))["messages"]
 
 
-async def wait_for(
-    predicate: Callable[[], Awaitable[Any]], timeout: float = 5.0, interval: float = 0.01
-) -> Any:
-    """Poll an async predicate (real time) until truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(interval)
-
-
 @pytest.fixture
 def vclock() -> VirtualClock:
     return VirtualClock()

@@ -32,8 +32,8 @@ from tests.bot.conftest import (
     SlackControl,
     VirtualClock,
     client_for,
-    wait_for,
 )
+from tests.support import wait_until
 
 RUN = "run-1"
 BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "hello"}}]
@@ -254,7 +254,7 @@ async def test_outbox_task_delivers_when_slack_is_back(
         async def delivered() -> bool:
             return len(await slack_control_v.messages(DEPLOYS)) >= 3
 
-        await wait_for(delivered)
+        await wait_until(delivered)
         await asyncio.sleep(0.05)  # a few more rounds: nothing doubles
         messages = texts(await slack_control_v.messages(DEPLOYS))
         assert messages == ["request:0", "request:1", "request:2"]

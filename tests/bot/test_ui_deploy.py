@@ -23,20 +23,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Locator, Page, async_playwright, expect
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "artifacts"
+from tests.support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, REPO
+
 HITLBOT = str(Path(sys.executable).with_name("hitlbot"))
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ALICE, BOB = "U0ALICE01", "U0BOB0001"
 START_TIMEOUT = 30.0
 

@@ -18,6 +18,7 @@ import aiohttp
 from aiohttp import web
 
 from devslack import DevSlack, DevSlackConfig
+from tests.support import wait_until
 
 
 class MovableClock:
@@ -31,20 +32,6 @@ class MovableClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-async def wait_until(
-    predicate: Callable[[], Awaitable[Any]], timeout: float = 5.0, interval: float = 0.02
-) -> Any:
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(interval)
 
 
 @dataclass

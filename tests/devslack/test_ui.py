@@ -33,23 +33,11 @@ from tests.devslack.ui_fixtures import (
     kitchen_sink_attachments,
     kitchen_sink_blocks,
 )
+from tests.support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 # One browser and event loop for the module keeps the whole file fast.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 expect.set_options(timeout=8_000)
 
 
