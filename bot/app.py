@@ -19,6 +19,7 @@ from bot import blocks, commands, modals, param_form
 from bot.catalog import ProcedureCatalog
 from bot.service import RunService
 from runtime.errors import HitlbotError, ParamError
+from runtime.models import RunStatus
 from runtime.schema import coerce_params
 
 
@@ -113,13 +114,17 @@ class Listeners:
             )
             return
         procedure = self.catalog.get(parsed.procedure)
-        if commands.unknown_params(procedure, parsed.params):
-            try:
-                coerce_params(procedure, parsed.params, from_strings=True)
-            except ParamError as exc:
-                await tell(commands.param_error_message(procedure, exc, command_name=self.command))
-                return
         if commands.missing_required(procedure, parsed.params):
+            if commands.unknown_params(procedure, parsed.params):
+                # The form carries declared params only: say what is wrong rather than
+                # silently dropping a mistyped key.
+                try:
+                    coerce_params(procedure, parsed.params, from_strings=True)
+                except ParamError as exc:
+                    await tell(
+                        commands.param_error_message(procedure, exc, command_name=self.command)
+                    )
+                    return
             view = param_form.param_modal(procedure, parsed.params, channel=channel, user=user)
             await client.views_open(trigger_id=body["trigger_id"], view=view)
             return
@@ -128,7 +133,7 @@ class Listeners:
         except ParamError as exc:
             await tell(commands.param_error_message(procedure, exc, command_name=self.command))
             return
-        if run.status.value == "FAILED":
+        if run.status is RunStatus.FAILED:
             await tell(f"Run `{run.run_id[:8]}` of `{procedure.procedure_id}` failed: {run.error}")
 
     async def _status(self, run_id: str | None) -> str:
@@ -147,7 +152,10 @@ class Listeners:
     async def _action(self, body: dict[str, Any], client: Any) -> None:
         action = body["actions"][0]
         action_id, user = action["action_id"], body["user"]["id"]
-        notify = self._notifier(body, client)
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        notify = self._notifier(user, channel)
         if action_id == blocks.ACTION_DETAILS:
             await self._open_details(action, body, client)
             return
@@ -191,12 +199,9 @@ class Listeners:
             view = modals.notification_details_modal(event.payload)
             await client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    def _notifier(self, body: dict[str, Any], client: Any) -> Any:
-        """Tell the clicking user privately, where they clicked (or by DM from the Home tab)."""
-        user = body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id"
-        )
+    def _notifier(self, user: str, channel: str | None) -> Any:
+        """Tell `user` privately: in `channel` where they acted, else (the Home tab, a modal)
+        by direct message."""
 
         async def notify(text: str) -> None:
             if channel:
@@ -241,7 +246,7 @@ class Listeners:
             return
         await ack()
         user = body["user"]["id"]
-        notify = self._notifier({"user": body["user"]}, self.service.slack)
+        notify = self._notifier(user, None)
         self.service.spawn(
             self.service.answer(request_id, raw, user=user, notify=notify), what="modal answer"
         )

@@ -174,7 +174,7 @@ class RunService:
             if not done:  # the procedure works a while before its next request: say so
                 await self._show_running(run_id)
             outcome = await work
-            await self.handle_outcome(outcome, self._procedure_of(outcome.run))
+            await self.handle_outcome(outcome, procedure or self._procedure_of(outcome.run))
         if outcome.run.status.is_final:
             self._locks.pop(run_id, None)
 

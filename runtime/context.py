@@ -72,7 +72,6 @@ class ExecutionContext:
         self.events: list[RunEvent] = []
         self._first_event_seq = first_event_seq
         self._next_seq: int | None = None
-        self.current_line: int | None = None
 
     # -- Tactus-compatible surface ----------------------------------------------------------
 
@@ -138,9 +137,9 @@ class ExecutionContext:
             timestamp=self.clock(),
             input_hash=input_hash,
             run_id=self.run.run_id,
-            source_location=SourceLocation(
-                file=self.source_file, line=self.current_line or 0, code_context=summary
-            ),
+            # The call's line is not tracked (0); code_context names the call for divergence
+            # errors.
+            source_location=SourceLocation(file=self.source_file, line=0, code_context=summary),
             captured_vars={"next_position": next_position} if next_position is not None else None,
         )
         self._log[pos] = entry

@@ -19,7 +19,6 @@ from runtime import declarations
 from runtime.answers import normalize_answer, timeout_response
 from runtime.context import ExecutionContext
 from runtime.errors import (
-    AnswerError,
     HitlbotError,
     ProcedureWaitingForHuman,
     UnknownRunError,
@@ -204,7 +203,7 @@ class Engine:
         except ProcedureWaitingForHuman as waiting:
             run.status = RunStatus.WAITING_FOR_HUMAN
             run.waiting_on_message_id = waiting.pending_message_id
-        except (HitlbotError, AnswerError) as exc:
+        except HitlbotError as exc:
             run.status = RunStatus.FAILED
             run.error = str(exc)
         run.updated_at = self.clock()
