@@ -1,8 +1,9 @@
 """Serving the bot: HTTP mode on aiohttp, or Socket Mode, over one set of wired parts.
 
 `BotRuntime` builds everything from `Settings` (store, engine, Slack client, service, timers,
-app) and owns the background tasks (timers, the outbox, periodic syncs) for the lifetime of the
-server, whichever transport delivers Slack's requests.
+app) and owns the background tasks (the heartbeat, timers, the outbox, recovery of what a dead
+process left half done, periodic syncs) for the lifetime of the server, whichever transport
+delivers Slack's requests.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -31,6 +33,7 @@ from adapters.sql import SqlStore
 from bot.app import build_app
 from bot.approvers import Approvers
 from bot.catalog import ProcedureCatalog
+from bot.liveness import Liveness
 from bot.service import RunService
 from bot.settings import Settings
 from bot.slack_io import SlackIO, SlackIOConfig
@@ -49,6 +52,8 @@ class BotRuntime:
         self.settings = settings
         self.store = SqlStore(settings.database_url)
         self.engine = Engine(self.store)
+        beat = settings.heartbeat_seconds
+        self.liveness = Liveness(self.store, interval=beat, stale_after=3 * beat)
         self.catalog = ProcedureCatalog(settings.procedures_dir)
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         self.client = AsyncWebClient(
@@ -61,7 +66,10 @@ class BotRuntime:
             ],
         )
         self.slack = SlackIO(
-            self.client, self.store, config=SlackIOConfig(pace_per_second=settings.slack_pace)
+            self.client,
+            self.store,
+            config=SlackIOConfig(pace_per_second=settings.slack_pace),
+            liveness=self.liveness,
         )
         self.approvers = Approvers(self.slack.client)
         self.service = RunService(
@@ -71,6 +79,7 @@ class BotRuntime:
             slack=self.slack,
             approvers=self.approvers,
             escalation_mention=settings.escalation_mention,
+            liveness=self.liveness,
         )
         self.timers = Timers(self.store, self.service.time_out, self.service.remind)
         self.service.schedule = self.timers.schedule
@@ -88,12 +97,19 @@ class BotRuntime:
         self.ready = False
 
     async def start(self) -> None:
-        """Check the token, restart timers, post what a crash left unposted, start the loops."""
+        """Check the token, say this process lives, restart timers, start the loops (which
+        first finish what a crash left half done)."""
         await self.client.auth_test()
+        await asyncio.to_thread(self.liveness.beat)
         await self.timers.start()
+        every = self.liveness.interval
         self._tasks = [
+            asyncio.create_task(self.liveness.run(), name="heartbeat"),
             asyncio.create_task(self.slack.run_outbox(), name="outbox"),
-            asyncio.create_task(self._sync_forever(), name="sync"),
+            asyncio.create_task(_forever(self.service.recover, every, "recovery"), name="recover"),
+            asyncio.create_task(
+                _forever(self.service.sync_waiting, SYNC_EVERY_SECONDS, "sync"), name="sync"
+            ),
         ]
         self.ready = True
 
@@ -106,16 +122,9 @@ class BotRuntime:
                 await task
         await self.service.idle()
         await self.timers.stop()
+        await asyncio.to_thread(self.liveness.retire)  # what is left over may be taken at once
         await self.slack.close()
         self.store.close()
-
-    async def _sync_forever(self) -> None:
-        while True:
-            try:
-                await self.service.sync_waiting()
-            except Exception:  # one bad run must not stop the loop
-                log.exception("periodic sync failed")
-            await asyncio.sleep(SYNC_EVERY_SECONDS)
 
     # -- HTTP mode ----------------------------------------------------------------------------
 
@@ -167,6 +176,16 @@ class BotRuntime:
         finally:
             await handler.close_async()
             await self.stop()
+
+
+async def _forever(work: Callable[[], Awaitable[None]], every: float, what: str) -> None:
+    """Do `work` now and then every `every` seconds; a failure is logged, never fatal."""
+    while True:
+        try:
+            await work()
+        except Exception:  # one bad run must not stop the loop
+            log.exception("%s failed", what)
+        await asyncio.sleep(every)
 
 
 def _repair_slash_command(request: AsyncBoltRequest) -> None:

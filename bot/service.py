@@ -7,6 +7,10 @@ engine's compare-and-set, the request's message is replaced by its outcome, and 
 at once. Posts are idempotent per key (SlackIO), so a retried delivery, a second replica or a
 restart never posts twice, and a per-run lock keeps one process from resuming a run twice at the
 same time.
+
+A process can die between changing a run and showing the change in Slack (or in the middle of
+executing it). While it works on a run it keeps an `UNSYNCED` note on it, under its own process
+id; `recover()` finishes what a dead process (per `bot.liveness`) left noted.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from bot import blocks, home
 from bot.approvers import Approvers
 from bot.catalog import ProcedureCatalog
+from bot.liveness import Liveness
 from bot.slack_io import PostRef, SlackIO, SlackPermanentError
 from runtime.answers import normalize_answer
 from runtime.engine import AlreadyAnsweredError, Engine, RunOutcome, UnknownRequestError
@@ -37,6 +42,8 @@ Notify = Callable[[str], Awaitable[None]]
 THREAD_KEY = "run"  # the post key of the run's own message, the parent of its thread
 POSTED_KINDS = ("notify", "alert")
 RUNNING_NOTICE_AFTER = 0.5  # seconds a resume may work before the run message says "Running"
+UNSYNCED = "slack:unsynced"
+"""The note a process keeps on a run from before it changes the run until Slack shows it."""
 
 
 class RunService:
@@ -51,6 +58,7 @@ class RunService:
         escalation_mention: str = "here",
         schedule: Callable[[PendingRequest], None] | None = None,
         unschedule: Callable[[str], None] | None = None,
+        liveness: Liveness | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -60,6 +68,7 @@ class RunService:
         self.escalation_mention = escalation_mention
         self.schedule = schedule or (lambda pending: None)
         self.unschedule = unschedule or (lambda request_id: None)
+        self.liveness = liveness or Liveness(store)
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -101,16 +110,24 @@ class RunService:
         from_strings: bool = True,
     ) -> RunRecord:
         """Create the run (params checked by the engine), post its message, go on from there."""
+        target = str(procedure.config.get("channel") or channel)
+
+        def created(run: RunRecord) -> None:  # before any of it executes
+            self.store.set_annotation(run.run_id, "slack:channel", target)
+            self._mark(run.run_id)
+
         outcome = await asyncio.to_thread(
             self.engine.start,
             procedure,
             raw_params,
             started_by=user,
             params_from_strings=from_strings,
+            on_created=created,
         )
-        target = str(procedure.config.get("channel") or channel)
-        self.store.set_annotation(outcome.run.run_id, "slack:channel", target)
-        await self.handle_outcome(outcome, procedure)
+        try:
+            await self.handle_outcome(outcome, procedure)
+        finally:
+            await asyncio.to_thread(self._unmark, outcome.run.run_id)
         return outcome.run
 
     # -- answering ---------------------------------------------------------------------------------
@@ -166,15 +183,19 @@ class RunService:
     async def resume(self, run_id: str) -> None:
         lock = self._locks.setdefault(run_id, asyncio.Lock())
         async with lock:
-            procedure = await self._procedure_for(run_id)
-            work = asyncio.ensure_future(
-                asyncio.to_thread(self.engine.resume, run_id, procedure=procedure)
-            )
-            done, _ = await asyncio.wait({work}, timeout=RUNNING_NOTICE_AFTER)
-            if not done:  # the procedure works a while before its next request: say so
-                await self._show_running(run_id)
-            outcome = await work
-            await self.handle_outcome(outcome, procedure or self._procedure_of(outcome.run))
+            await asyncio.to_thread(self._mark, run_id)
+            try:
+                procedure = await self._procedure_for(run_id)
+                work = asyncio.ensure_future(
+                    asyncio.to_thread(self.engine.resume, run_id, procedure=procedure)
+                )
+                done, _ = await asyncio.wait({work}, timeout=RUNNING_NOTICE_AFTER)
+                if not done:  # the procedure works a while before its next request: say so
+                    await self._show_running(run_id)
+                outcome = await work
+                await self.handle_outcome(outcome, procedure or self._procedure_of(outcome.run))
+            finally:
+                await asyncio.to_thread(self._unmark, run_id)
         if outcome.run.status.is_final:
             self._locks.pop(run_id, None)
 
@@ -205,17 +226,26 @@ class RunService:
                 f"Only the person who started run `{run.run_id[:8]}` or whoever may answer "
                 "its requests can cancel it."
             )
-        run = await asyncio.to_thread(
-            self.engine.cancel, run.run_id, reason=f"cancelled by <@{user}>"
-        )
-        for pending in open_requests:
-            self.unschedule(pending.request_id)
-            ref = self.slack.ref(run.run_id, _request_key(pending.request_id))
-            settled = await asyncio.to_thread(self.store.get_request, pending.request_id)
-            if ref is not None and settled is not None:
-                await self._update(ref, *blocks.answered_message(settled))
-        await self._update_run_message(run)
+        await asyncio.to_thread(self._mark, run.run_id)
+        try:
+            run = await asyncio.to_thread(
+                self.engine.cancel, run.run_id, reason=f"cancelled by <@{user}>"
+            )
+            for pending in open_requests:
+                self.unschedule(pending.request_id)
+            await self._show_settled(run.run_id, open_requests)
+            await self._update_run_message(run)
+        finally:
+            await asyncio.to_thread(self._unmark, run.run_id)
         return run
+
+    async def _show_settled(self, run_id: str, requests: list[PendingRequest]) -> None:
+        """Replace the buttons of those of `requests` that are settled by their outcome."""
+        for pending in requests:
+            ref = self.slack.ref(run_id, _request_key(pending.request_id))
+            settled = await asyncio.to_thread(self.store.get_request, pending.request_id)
+            if ref is not None and settled is not None and _is_settled(settled):
+                await self._update(ref, *blocks.answered_message(settled))
 
     async def _may_cancel(
         self, run: RunRecord, open_requests: list[PendingRequest], user: str
@@ -278,16 +308,70 @@ class RunService:
 
         A run whose request was answered but never resumed (the process died in between, or
         another process recorded the answer) is resumed here: otherwise it would wait forever.
+        Runs that a process is working on, or that one left half done, are not touched here:
+        the first are that process's, the second `recover()`'s.
         """
         runs = await asyncio.to_thread(
             self.store.list_runs, limit=1000, status=RunStatus.WAITING_FOR_HUMAN
         )
+        noted = {run_id for run_id, _, _ in await asyncio.to_thread(self._unsynced)}
         for run in runs:
+            if run.run_id in noted:
+                continue
             answered = await self._answered_request(run)
             if answered is not None:
                 await self._settled(answered)
             else:
                 await self.sync(run, self._procedure_of(run))
+
+    # -- finishing what a dead process left half done ---------------------------------------------
+
+    def _mark(self, run_id: str) -> None:
+        self.store.set_annotation(run_id, UNSYNCED, {"owner": self.liveness.owner})
+
+    def _unmark(self, run_id: str) -> None:
+        self.store.delete_annotation(run_id, UNSYNCED)
+
+    def _unsynced(self) -> list[tuple[str, str, Any]]:
+        return self.store.list_annotations(UNSYNCED)
+
+    async def recover(self) -> None:
+        """Finish the runs whose process died while working on them (on start-up and
+        periodically): execute again one that died mid-execution (its log was not committed,
+        so nothing is repeated), resume one whose answer was recorded, and post and update
+        what Slack lacks of the rest. Posts are keyed, so nothing already in Slack is doubled.
+        """
+        for run_id, _, note in await asyncio.to_thread(self._unsynced):
+            owner = note.get("owner") if isinstance(note, dict) else None
+            if await asyncio.to_thread(self.liveness.alive, owner):
+                continue  # still being worked on (by this process, or a live one)
+            try:
+                await self._recover(run_id)
+            except Exception:  # one bad run must not keep the others from recovering
+                log.exception("recovering run %s failed", run_id[:8])
+                await asyncio.to_thread(self._unmark, run_id)
+
+    async def _recover(self, run_id: str) -> None:
+        run = await asyncio.to_thread(self.store.get_run, run_id)
+        if run is None:
+            await asyncio.to_thread(self._unmark, run_id)
+            return
+        log.info("finishing run %s, left half done by a stopped process", run_id[:8])
+        answered = await self._answered_request(run)
+        if run.status is RunStatus.RUNNING:
+            await self.resume(run_id)
+        elif answered is not None:
+            await self._settled(answered)
+        else:
+            # Only its last request can still show buttons: every earlier one was updated
+            # before the run went on from it.
+            requests = await asyncio.to_thread(self.store.list_requests, run_id=run_id)
+            await self._show_settled(run_id, requests[-1:])
+            if run.status is RunStatus.CANCELLED:  # as `cancel` shows it: no result post
+                await self._update_run_message(run)
+            else:
+                await self.sync(run, self._procedure_of(run))
+            await asyncio.to_thread(self._unmark, run_id)
 
     async def _answered_request(self, run: RunRecord) -> PendingRequest | None:
         """The request a waiting run waits on, if it has been answered already."""
@@ -432,6 +516,10 @@ class RunService:
 def _digest(text: str, body: list[dict[str, Any]]) -> str:
     """What a run message says, in short: an update that would change nothing is skipped."""
     return hashlib.sha1(json.dumps([text, body], sort_keys=True).encode()).hexdigest()
+
+
+def _is_settled(pending: PendingRequest) -> bool:
+    return pending.response is not None or pending.cancelled
 
 
 def _request_key(request_id: str) -> str:

@@ -43,6 +43,14 @@ class Settings(BaseSettings):
         validation_alias="HITLBOT_SLACK_PACE",
         description="posts per second per channel (Slack's limit is about 1); 0 turns pacing off",
     )
+    heartbeat_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        validation_alias="HITLBOT_HEARTBEAT_SECONDS",
+        description="how often the bot says it is alive; silent for three times this, it is "
+        "taken for dead and another process finishes its half-done work",
+    )
     host: str = Field("0.0.0.0", validation_alias="HITLBOT_HOST")
     port: int = Field(3000, validation_alias="HITLBOT_PORT")
 

@@ -12,7 +12,8 @@ whoever clicks, so every post here is:
 - idempotent per key: a claim (`slack:post:<key>` annotation) is written BEFORE posting and the
   message's channel/ts recorded after; a claim without a ts means a crash or an outage came in
   between, so Slack is searched for a message whose `metadata` carries the key before posting
-  again;
+  again. Another process's claim is left to it while it lives (`bot.liveness` heartbeats),
+  for at most `claim_lease`; a dead process's claim is taken over at once;
 - durable: when Slack stays unreachable after the retries, the post is kept in the store
   (`outbox:post:<key>` annotation) and `run_outbox()` delivers it later, in order per channel.
 
@@ -27,7 +28,6 @@ import logging
 import random
 import re
 import time
-import uuid
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -51,6 +51,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.liveness import Liveness
 from runtime.protocols import RunStore
 
 logger = logging.getLogger("hitlbot.slack")
@@ -411,7 +412,10 @@ class _Post:
     metadata: dict[str, Any] | None = None
     claimed_at: float = 0.0
 
-    def entry(self, *, uncertain: bool, not_before: float = 0.0) -> dict[str, Any]:
+    def entry(
+        self, *, uncertain: bool, not_before: float = 0.0, waits_for: str | None = None
+    ) -> dict[str, Any]:
+        """`not_before` holds the entry back while `waits_for` (a process) may still post it."""
         return {
             "kind": "post",
             "key": self.key,
@@ -424,6 +428,7 @@ class _Post:
             "claimed_at": self.claimed_at,
             "uncertain": uncertain,
             "not_before": not_before,
+            "waits_for": waits_for,
             "attempt": 0,
         }
 
@@ -496,6 +501,7 @@ class SlackIO:
         sleep: Sleep = asyncio.sleep,
         wall_clock: Clock = time.time,
         config: SlackIOConfig | None = None,
+        liveness: Liveness | None = None,
     ) -> None:
         self.config = config or SlackIOConfig()
         self._store = store
@@ -509,7 +515,9 @@ class SlackIO:
         self._pacer = ChannelPacer(
             self.config.pace_per_second, self.config.pace_burst, clock, sleep
         )
-        self._owner = uuid.uuid4().hex  # tells this process's claims from a crashed one's
+        # Tells this process's claims from others', and whether those others still live.
+        self._liveness = liveness or Liveness(store, wall_clock=wall_clock)
+        self._owner = self._liveness.owner
         self._inflight: dict[tuple[str, str], asyncio.Future[PostRef | None]] = {}
         self._queue: _Queue | None = None
         # One lock per message being updated; weak, so finished runs leave nothing behind.
@@ -643,14 +651,19 @@ class SlackIO:
                 )
             return None
         message.claimed_at = float(claim.get("claimed_at") or 0.0)
-        if claim.get("owner") != self._owner:
-            lease_end = message.claimed_at + self.config.claim_lease
-            if self._wall() < lease_end:
-                # Another process may still be posting it; the outbox looks (then posts)
-                # once its lease is over.
-                await self._enqueue(message, uncertain=True, not_before=lease_end)
-                return None
+        owner = claim.get("owner")
+        lease_end = message.claimed_at + self.config.claim_lease
+        if self._wall() < lease_end and await self._alive(owner):
+            # Another process may still be posting it; the outbox looks (then posts) once
+            # its lease is over, or as soon as that process is found dead.
+            await self._enqueue(message, uncertain=True, not_before=lease_end, waits_for=owner)
+            return None
         return await self._post_or_queue(message, uncertain=True)
+
+    async def _alive(self, owner: Any) -> bool:
+        if owner == self._owner:
+            return True
+        return await self._db(self._liveness.alive, owner if isinstance(owner, str) else None)
 
     async def _post_or_queue(self, message: _Post, *, uncertain: bool) -> PostRef | None:
         """Post now unless order requires queueing; queue on transient failure."""
@@ -820,9 +833,16 @@ class SlackIO:
                 self._queue = queue
         return self._queue
 
-    async def _enqueue(self, message: _Post, *, uncertain: bool, not_before: float = 0.0) -> None:
+    async def _enqueue(
+        self,
+        message: _Post,
+        *,
+        uncertain: bool,
+        not_before: float = 0.0,
+        waits_for: str | None = None,
+    ) -> None:
         akey = OUTBOX_POST + message.key
-        entry = message.entry(uncertain=uncertain, not_before=not_before)
+        entry = message.entry(uncertain=uncertain, not_before=not_before, waits_for=waits_for)
         await self._db(self._store.set_annotation, message.run_id, akey, entry)
         (await self._load_queue()).add(message.channel, message.run_id, akey)
         self._wake.set()
@@ -838,7 +858,7 @@ class SlackIO:
     async def drain(self) -> None:
         """Deliver everything queued now (tests, shutdown); what still fails stays queued."""
         while True:
-            delivered, stuck = await self._outbox_round()
+            delivered, stuck, _ = await self._outbox_round()
             if not delivered or not stuck:
                 return
 
@@ -847,10 +867,13 @@ class SlackIO:
         delay = self.config.outbox_backoff
         while True:
             try:
-                delivered, stuck = await self._outbox_round()
+                delivered, stuck, failing = await self._outbox_round()
             except Exception:  # never let the delivery task die: log and back off
                 logger.exception("slack: outbox round failed")
-                delivered, stuck = 0, 1
+                delivered, stuck, failing = 0, 1, True
+            if stuck and not failing:  # only held back for a live process: look again soon
+                await self._sleep(min(self._liveness.interval, self.config.outbox_backoff_max))
+                continue
             if stuck:
                 await self._sleep(delay)
                 delay = delay if delivered else min(delay * 2, self.config.outbox_backoff_max)
@@ -865,8 +888,9 @@ class SlackIO:
         except TimeoutError:
             self._queue = None  # re-read: another process may have queued or delivered
 
-    async def _outbox_round(self) -> tuple[int, int]:
-        """One pass over the outbox, channels in parallel: (delivered, still waiting)."""
+    async def _outbox_round(self) -> tuple[int, int, bool]:
+        """One pass over the outbox, channels in parallel: (delivered, still waiting, whether a
+        delivery failed rather than only being held back for a live process)."""
         self._wake.clear()  # before listing: an entry queued from now on wakes the next round
         entries = await self._db(self._store.list_annotations, OUTBOX_PREFIX)
         by_channel: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
@@ -874,19 +898,27 @@ class SlackIO:
             if isinstance(entry, dict) and entry.get("channel"):
                 by_channel.setdefault(entry["channel"], []).append((run_id, akey, entry))
         results = await asyncio.gather(*(self._drain_channel(c) for c in by_channel.values()))
-        delivered = sum(done for done, _ in results)
-        return delivered, sum(waiting for _, waiting in results)
+        delivered = sum(done for done, _, _ in results)
+        return delivered, sum(waiting for _, waiting, _ in results), any(f for _, _, f in results)
 
     async def _drain_channel(
         self, entries: list[tuple[str, str, dict[str, Any]]]
-    ) -> tuple[int, int]:
-        """Deliver a channel's entries in order; stop at the first that cannot go yet."""
+    ) -> tuple[int, int, bool]:
+        """Deliver a channel's entries in order; stop at the first that cannot go yet:
+        (delivered, still waiting, whether it stopped on a failed delivery)."""
         for index, (run_id, akey, entry) in enumerate(entries):
-            if entry.get("not_before", 0) > self._wall() or not await self._delivered(
-                run_id, akey, entry
-            ):
-                return index, len(entries) - index
-        return len(entries), 0
+            if await self._held_back(entry):
+                return index, len(entries) - index, False
+            if not await self._delivered(run_id, akey, entry):
+                return index, len(entries) - index, True
+        return len(entries), 0, False
+
+    async def _held_back(self, entry: dict[str, Any]) -> bool:
+        """Not yet: its time has not come and the process it waits for is still alive."""
+        if entry.get("not_before", 0) <= self._wall():
+            return False
+        waits_for = entry.get("waits_for")
+        return waits_for is None or await self._alive(waits_for)
 
     async def _delivered(self, run_id: str, akey: str, entry: dict[str, Any]) -> bool:
         """Deliver one entry under a lease (several replicas run the outbox)."""
@@ -908,7 +940,8 @@ class SlackIO:
         if await self._db(self._store.claim_annotation, run_id, lease, mine):
             return lease
         held = await self._db(self._store.get_annotation, run_id, lease) or {}
-        if self._wall() - float(held.get("at") or 0) < self.config.claim_lease:
+        in_lease = self._wall() - float(held.get("at") or 0) < self.config.claim_lease
+        if in_lease and await self._alive(held.get("owner")):
             return None
         entry["attempt"] = attempt + 1  # stale: move to the next attempt number
         await self._db(self._store.set_annotation, run_id, akey, entry)

@@ -97,8 +97,13 @@ class Engine:
         *,
         started_by: str | None = None,
         params_from_strings: bool = False,
+        on_created: Callable[[RunRecord], None] | None = None,
     ) -> RunOutcome:
-        """Check the params against the schema, create the run and execute it."""
+        """Check the params against the schema, create the run and execute it.
+
+        `on_created` is called once the run is stored and before any of it executes, so a host
+        can note what it needs to pick the run up again should the process die mid-execution.
+        """
         values = coerce_params(procedure, params or {}, from_strings=params_from_strings)
         now = self.clock()
         run = RunRecord(
@@ -111,6 +116,8 @@ class Engine:
             updated_at=now,
         )
         self.store.create_run(run)
+        if on_created is not None:
+            on_created(run)
         return self._execute(run, procedure)
 
     def resume(self, run_id: str, *, procedure: Procedure | None = None) -> RunOutcome:

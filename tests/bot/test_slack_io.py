@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from slack_sdk.errors import SlackApiError
 
+from bot.liveness import Liveness
 from bot.slack_io import (
     POST_PREFIX,
     ChannelPacer,
@@ -337,9 +338,16 @@ async def _land_directly(devslack: DevSlack, key: str) -> str:
     return response["ts"]
 
 
-def _orphan_claim(store: RunStore, key: str, claimed_at: float) -> None:
-    claim = {"channel": DEPLOYS, "ts": None, "owner": "crashed", "claimed_at": claimed_at}
+def _orphan_claim(store: RunStore, key: str, claimed_at: float, owner: str = "crashed") -> None:
+    claim = {"channel": DEPLOYS, "ts": None, "owner": owner, "claimed_at": claimed_at}
     assert store.claim_annotation(RUN, POST_PREFIX + key, claim)
+
+
+def _other_process(store: RunStore, vclock: VirtualClock) -> Liveness:
+    """Another bot process on the same store, alive as long as it beats."""
+    other = Liveness(store, wall_clock=vclock, interval=5, stale_after=15)
+    other.beat()
+    return other
 
 
 async def test_stale_claim_and_message_in_slack_posts_nothing(
@@ -352,23 +360,60 @@ async def test_stale_claim_and_message_in_slack_posts_nothing(
     assert any_store.get_annotation(RUN, POST_PREFIX + "request:r1")["ts"] == ts
 
 
-async def test_fresh_claim_of_another_process_waits_its_lease_then_looks(
+async def test_fresh_claim_of_a_live_process_waits_its_lease_then_looks(
     make_io: MakeIO,
     any_store: RunStore,
     devslack_v: DevSlack,
     slack_control_v: SlackControl,
     vclock: VirtualClock,
 ) -> None:
-    _orphan_claim(any_store, "request:r2", vclock())
+    other = _other_process(any_store, vclock)
+    _orphan_claim(any_store, "request:r2", vclock(), owner=other.owner)
     io = make_io(any_store, claim_lease=30)
     assert await post(io, "request:r2") is None  # maybe still being posted elsewhere
     await io.drain()
     assert await slack_control_v.messages(DEPLOYS) == []  # the lease is not over
     ts = await _land_directly(devslack_v, "request:r2")  # ...and it did land
-    vclock.advance(31)
+    for _ in range(5):  # the other process keeps beating all along
+        vclock.advance(5)
+        other.beat()
+        await io.drain()
+    assert io.ref(RUN, "request:r2") is None  # 25 s: still its lease
+    vclock.advance(6)
     await io.drain()
     assert io.ref(RUN, "request:r2") == PostRef(DEPLOYS, ts)
     assert len(await slack_control_v.messages(DEPLOYS)) == 1
+
+
+async def test_claim_of_a_process_that_stops_beating_is_taken_over(
+    make_io: MakeIO,
+    any_store: RunStore,
+    devslack_v: DevSlack,
+    slack_control_v: SlackControl,
+    vclock: VirtualClock,
+) -> None:
+    other = _other_process(any_store, vclock)
+    _orphan_claim(any_store, "request:r5", vclock(), owner=other.owner)
+    io = make_io(any_store, claim_lease=120)
+    assert await post(io, "request:r5") is None  # alive: its claim is respected
+    vclock.advance(14)
+    await io.drain()
+    assert await slack_control_v.messages(DEPLOYS) == []
+    vclock.advance(2)  # 16 s without a heartbeat: it died, long before its lease is over
+    await io.drain()
+    assert texts(await slack_control_v.messages(DEPLOYS)) == ["request:r5"]
+    assert io.ref(RUN, "request:r5") is not None
+
+
+async def test_claim_of_a_process_that_stopped_cleanly_is_taken_over_at_once(
+    make_io: MakeIO, any_store: RunStore, slack_control_v: SlackControl, vclock: VirtualClock
+) -> None:
+    other = _other_process(any_store, vclock)
+    _orphan_claim(any_store, "request:r6", vclock(), owner=other.owner)
+    other.retire()
+    io = make_io(any_store, claim_lease=120)
+    assert await post(io, "request:r6") is not None
+    assert texts(await slack_control_v.messages(DEPLOYS)) == ["request:r6"]
 
 
 async def test_stale_claim_without_a_message_posts_once(
@@ -408,12 +453,11 @@ async def test_crash_between_post_and_record_never_doubles(
     (landed,) = await slack_control_v.messages(DEPLOYS)
     assert crashed.ref(RUN, "request:r4") is None  # claimed, in Slack, never recorded
 
+    # The claim is fresh but its process beats no more: the restarted one looks in Slack at
+    # once, finds what landed, and records it instead of posting again.
     restarted = make_io(any_store, claim_lease=30)
-    assert await post(restarted, "request:r4") is None  # the claim is fresh: wait its lease
-    vclock.advance(31)
-    await restarted.drain()
-    assert restarted.ref(RUN, "request:r4") == PostRef(DEPLOYS, landed["ts"])
     assert await post(restarted, "request:r4") == PostRef(DEPLOYS, landed["ts"])
+    assert restarted.ref(RUN, "request:r4") == PostRef(DEPLOYS, landed["ts"])
     assert texts(await slack_control_v.messages(DEPLOYS)) == ["request:r4"]
 
 

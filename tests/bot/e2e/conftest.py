@@ -211,6 +211,8 @@ class Stack:
             SLACK_API_URL=self.env["SLACK_API_URL"],
             HITLBOT_DATABASE_URL=self.db_url,
             HITLBOT_PROCEDURES_DIR=str(PROCEDURES),
+            # A killed bot is taken for dead after 3 s, so crash tests stay short.
+            HITLBOT_HEARTBEAT_SECONDS="1",
         )
         if self.mode == "socket":
             env["SLACK_APP_TOKEN"] = self.env["SLACK_APP_TOKEN"]

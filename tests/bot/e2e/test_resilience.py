@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from bot.service import UNSYNCED
 from runtime.engine import Engine
-from runtime.models import RunStatus
+from runtime.models import RunRecord, RunStatus
 from tests.bot.e2e.conftest import (
     BOB,
     RUN_ID,
@@ -149,8 +150,9 @@ async def test_a_restarted_bot_finishes_runs_and_posts_nothing_twice(slack: Slac
     assert retries[0]["verdict"] == "failed" and retries[-1]["verdict"] == "ok"
     assert retries[-1]["retry_num"] >= 1
 
-    # The timeout set before the crash still fires.
-    run = await slack.wait_run(timed, RunStatus.COMPLETED, timeout=10)
+    # The timeout set before the crash still fires: in the new process, or in the old one just
+    # before it died, in which case the new one posts what the old one could not.
+    run = await slack.wait_run(timed, RunStatus.COMPLETED, timeout=20)
     assert run.result == {"approved": False, "timed_out": True}
 
     await slack.click("bob", first, text="Approve")
@@ -183,6 +185,76 @@ async def test_an_answer_recorded_just_before_a_crash_resumes_the_run(slack: Sla
     await slack.click("carol", second, text="Approve")
     await slack.wait_run(thread, RunStatus.COMPLETED)
     assert _kinds(await slack.replies(thread)) == ["Approval needed", "Approval needed", "ship"]
+
+
+async def _killed_while(slack: Slack, run_id: str, what: str) -> None:
+    """Kill the bot as soon as it is working on the run (its note is on it) and `what`."""
+
+    async def working() -> bool:
+        return slack.store.get_annotation(run_id, UNSYNCED) is not None
+
+    await slack.wait_for(working, f"the bot working on the run ({what})")
+    slack.stack.kill_bot()
+
+
+async def test_a_run_cut_off_mid_execution_is_executed_again_after_a_crash(
+    slack: Slack,
+) -> None:
+    await slack.command("alice", slack.channel, "run crunch")
+
+    async def created() -> RunRecord | None:
+        runs = [r for r in slack.store.list_runs(limit=5) if r.procedure_id == "crunch"]
+        return runs[0] if runs else None
+
+    run = await slack.wait_for(created, "the run in the database")
+    await _killed_while(slack, run.run_id, "executing its Lua")
+    assert slack.store.get_run(run.run_id).status is RunStatus.RUNNING  # nothing committed
+    assert await slack.messages(slack.channel) == []
+    await asyncio.to_thread(slack.stack.start_bot)
+
+    [message] = await _threads(slack, 1)
+    run = await slack.wait_run(message, RunStatus.COMPLETED, timeout=20)
+    assert run.result == {"total": 149999998}
+    assert _kinds(await slack.replies(message)) == ["crunch"]
+    await slack.wait_parent(message, "Completed")
+
+
+async def test_a_resume_cut_off_by_a_crash_is_finished_by_the_next_bot(slack: Slack) -> None:
+    thread = await slack.start("alice", slack.channel, "run ship spin=50000000")
+    request = await slack.wait_request(thread, "Ship *api*?")
+    await slack.click("bob", request, text="Approve")
+    await _killed_while(slack, thread.run_id, "resuming it")
+    assert not slack.store.get_run(thread.run_id).status.is_final
+    await asyncio.to_thread(slack.stack.start_bot)
+
+    run = await slack.wait_run(thread, RunStatus.COMPLETED, timeout=20)
+    assert run.result == {"approved": True, "spun": True}
+    assert _kinds(await slack.replies(thread)) == ["Approval needed", "ship"]
+    answered = await slack.wait_reply(thread, f"Approved by <@{BOB}>")
+    assert answered["ts"] == request["ts"] and answer_elements(answered) == []
+    await slack.wait_parent(thread, "Completed")
+
+
+async def test_a_result_being_posted_at_a_crash_is_posted_once(slack: Slack) -> None:
+    thread = await slack.start("alice", slack.channel, "run ship")
+    request = await slack.wait_request(thread, "Ship *api*?")
+    # Slack holds every new post for 3 s: the bot dies with the result on its way.
+    await slack.fault(method="chat.postMessage", latency_ms=3000)
+    await slack.click("bob", request, text="Approve")
+
+    async def finished() -> bool:
+        run = slack.store.get_run(thread.run_id)
+        return run is not None and run.status is RunStatus.COMPLETED
+
+    await slack.wait_for(finished, "the run completed in the database")
+    await _killed_while(slack, thread.run_id, "posting the result")
+    await slack.clear_faults()
+    await asyncio.to_thread(slack.stack.start_bot)
+
+    await slack.wait_run(thread, RunStatus.COMPLETED, timeout=20)
+    await slack.wait_parent(thread, "Completed")
+    assert _kinds(await slack.replies(thread)) == ["Approval needed", "ship"]
+    assert len(await slack.messages(slack.channel)) == 1
 
 
 async def test_sigterm_stops_the_bot_cleanly(any_slack: Slack) -> None:

@@ -1,0 +1,74 @@
+"""Which bot processes are alive, from heartbeats in the store.
+
+Work in flight is claimed in the store under the id of the process doing it (a post being
+sent, a run being resumed). When that process dies, someone must finish the work, but only
+once it is certain the owner will not: otherwise a message is posted twice or a run resumed
+twice. Every process therefore writes a heartbeat every `interval` seconds; an owner whose
+heartbeat is older than `stale_after` (or absent) is dead and its claims are taken over.
+A process that stops cleanly deletes its heartbeat, so a planned restart takes over at once;
+after a crash it takes at most `stale_after` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+from runtime.protocols import RunStore
+
+log = logging.getLogger("hitlbot")
+
+PROCESSES = "~processes"
+"""The pseudo run under which heartbeats are kept (no run id starts with "~")."""
+HEARTBEAT_PREFIX = "heartbeat:"
+
+
+class Liveness:
+    """This process's heartbeat, and the question whether another process is alive.
+
+    `wall_clock` is epoch seconds (injectable, so tests move time instead of waiting).
+    """
+
+    def __init__(
+        self,
+        store: RunStore,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+        interval: float = 5.0,
+        stale_after: float = 15.0,
+    ) -> None:
+        self.owner = uuid.uuid4().hex
+        self._store = store
+        self._wall = wall_clock
+        self.interval = interval
+        self.stale_after = stale_after
+
+    def beat(self) -> None:
+        """Say this process is alive (now)."""
+        self._store.set_annotation(PROCESSES, HEARTBEAT_PREFIX + self.owner, {"at": self._wall()})
+
+    def retire(self) -> None:
+        """Say this process has stopped: its leftover claims may be taken over at once."""
+        self._store.delete_annotation(PROCESSES, HEARTBEAT_PREFIX + self.owner)
+
+    def alive(self, owner: str | None) -> bool:
+        """Whether `owner` (a process id from a claim) may still be working on it."""
+        if owner == self.owner:
+            return True
+        if not owner:
+            return False
+        heartbeat = self._store.get_annotation(PROCESSES, HEARTBEAT_PREFIX + owner)
+        at = heartbeat.get("at") if isinstance(heartbeat, dict) else None
+        return isinstance(at, int | float) and self._wall() - at < self.stale_after
+
+    async def run(self) -> None:
+        """Background task: beat every `interval` seconds, surviving store hiccups."""
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await asyncio.to_thread(self.beat)
+            except Exception as exc:  # a missed beat only delays nothing; keep beating
+                log.warning("heartbeat failed: %s", type(exc).__name__)
