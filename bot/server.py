@@ -80,6 +80,7 @@ class BotRuntime:
             approvers=self.approvers,
             escalation_mention=settings.escalation_mention,
             liveness=self.liveness,
+            lua_workers=settings.lua_workers,
         )
         self.timers = Timers(self.store, self.service.time_out, self.service.remind)
         self.service.schedule = self.timers.schedule
@@ -121,6 +122,7 @@ class BotRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.service.idle()
+        self.service.close()
         await self.timers.stop()
         await asyncio.to_thread(self.liveness.retire)  # what is left over may be taken at once
         await self.slack.close()

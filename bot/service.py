@@ -16,10 +16,12 @@ id; `recover()` finishes what a dead process (per `bot.liveness`) left noted.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bot import blocks, home
@@ -59,7 +61,11 @@ class RunService:
         schedule: Callable[[PendingRequest], None] | None = None,
         unschedule: Callable[[str], None] | None = None,
         liveness: Liveness | None = None,
+        lua_workers: int = 4,
     ) -> None:
+        """`lua_workers` threads execute procedures, apart from the threads that do the store's
+        I/O: however many runs are busy in Lua (or stuck in one long Lua instruction), answers
+        are still recorded and Slack is still served."""
         self.engine = engine
         self.store = store
         self.catalog = catalog
@@ -71,6 +77,7 @@ class RunService:
         self.liveness = liveness or Liveness(store)
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._lua = ThreadPoolExecutor(max_workers=lua_workers, thread_name_prefix="lua")
 
     # -- background work ------------------------------------------------------------------------
 
@@ -98,6 +105,15 @@ class RunService:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    def close(self) -> None:
+        """Let the Lua threads go (after `idle`: nothing is executing any more)."""
+        self._lua.shutdown(wait=False)
+
+    async def _in_lua(self, fn: Callable[..., RunOutcome], *args: Any, **kwargs: Any) -> RunOutcome:
+        """Execute a procedure on one of the Lua threads."""
+        call = functools.partial(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._lua, call)
+
     # -- starting runs ----------------------------------------------------------------------------
 
     async def start_run(
@@ -116,7 +132,7 @@ class RunService:
             self.store.set_annotation(run.run_id, "slack:channel", target)
             self._mark(run.run_id)
 
-        outcome = await asyncio.to_thread(
+        outcome = await self._in_lua(
             self.engine.start,
             procedure,
             raw_params,
@@ -187,7 +203,7 @@ class RunService:
             try:
                 procedure = await self._procedure_for(run_id)
                 work = asyncio.ensure_future(
-                    asyncio.to_thread(self.engine.resume, run_id, procedure=procedure)
+                    self._in_lua(self.engine.resume, run_id, procedure=procedure)
                 )
                 done, _ = await asyncio.wait({work}, timeout=RUNNING_NOTICE_AFTER)
                 if not done:  # the procedure works a while before its next request: say so

@@ -43,6 +43,13 @@ class Settings(BaseSettings):
         validation_alias="HITLBOT_SLACK_PACE",
         description="posts per second per channel (Slack's limit is about 1); 0 turns pacing off",
     )
+    lua_workers: int = Field(
+        4,
+        ge=1,
+        le=256,
+        validation_alias="HITLBOT_LUA_WORKERS",
+        description="how many procedures execute at once (each in a thread of its own)",
+    )
     heartbeat_seconds: float = Field(
         5.0,
         gt=0,

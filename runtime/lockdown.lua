@@ -338,21 +338,36 @@ table.remove = function(t, ...)
   return value
 end
 
-table.sort = function(t, comp)
-  if raw_type(t) == "table" then
-    if raw_metatable(t) ~= nil then
-      -- C would read and write through the metamethods in a loop of its own: sort a plain
-      -- copy instead.
-      local n = length(t)
-      charge(2 * span(1, n) + sort_cost(n))
-      local copy = table_move(t, 1, n, 1, {})
-      call_c("sort", table_sort, copy, comp)
-      table_move(copy, 1, n, 1, t)
-      return
-    end
-    charge(sort_cost(length(t)))
+-- Lua sorts more than RANLIMIT elements around a pivot it picks with the clock (ltablib.c), so
+-- elements that compare equal could come out in another order on a replay, and the run take
+-- another path. Such a sort breaks ties by position instead, which makes it the same every
+-- time (and stable). So does a table with metamethods, which C would read and write through
+-- in a loop of its own: it is sorted as a plain copy.
+local RANLIMIT = 100
+local function by_value_then_position(less)
+  return function(a, b)
+    if less(a[1], b[1]) then return true end
+    if less(b[1], a[1]) then return false end
+    return a[2] < b[2]
   end
-  return call_c("sort", table_sort, t, comp)
+end
+local function default_less(a, b) return a < b end
+
+table.sort = function(t, comp)
+  if raw_type(t) ~= "table" then return call_c("sort", table_sort, t, comp) end
+  if comp ~= nil and raw_type(comp) ~= "function" then
+    raw_error("bad argument #2 to 'sort' (function expected, got " .. raw_type(comp) .. ")", 2)
+  end
+  local n = length(t)
+  if n <= RANLIMIT and raw_metatable(t) == nil then
+    charge(sort_cost(n))
+    return call_c("sort", table_sort, t, comp)
+  end
+  charge(2 * span(1, n) + 2 * sort_cost(n))
+  local items = {}
+  for i = 1, n do items[i] = {t[i], i} end
+  call_c("sort", table_sort, items, by_value_then_position(comp or default_less))
+  for i = 1, n do t[i] = items[i][1] end
 end
 
 -- A run's random numbers are the same on every replay: seeded from the run, not the clock.
