@@ -191,7 +191,7 @@ class RunService:
     async def _settled(self, answered: PendingRequest) -> None:
         """After an answer: replace the request's buttons with the outcome, resume the run."""
         self.unschedule(answered.request_id)
-        ref = self.slack.ref(answered.run_id, _request_key(answered.request_id))
+        ref = await self._ref(answered.run_id, _request_key(answered.request_id))
         if ref is not None:
             await self._update(ref, *blocks.answered_message(answered))
         await self.resume(answered.run_id)
@@ -224,7 +224,7 @@ class RunService:
         pending = await asyncio.to_thread(self.store.get_request, request_id)
         if pending is None or pending.response is not None or pending.cancelled:
             return
-        channel = self.store.get_annotation(pending.run_id, "slack:channel")
+        channel = await self._note(pending.run_id, "slack:channel")
         if channel is None:
             return
         text, body = blocks.reminder_message(pending)
@@ -258,7 +258,7 @@ class RunService:
     async def _show_settled(self, run_id: str, requests: list[PendingRequest]) -> None:
         """Replace the buttons of those of `requests` that are settled by their outcome."""
         for pending in requests:
-            ref = self.slack.ref(run_id, _request_key(pending.request_id))
+            ref = await self._ref(run_id, _request_key(pending.request_id))
             settled = await asyncio.to_thread(self.store.get_request, pending.request_id)
             if ref is not None and settled is not None and _is_settled(settled):
                 await self._update(ref, *blocks.answered_message(settled))
@@ -426,8 +426,8 @@ class RunService:
     ) -> str | None:
         """Post the run's message once, as it is now (so no update has to follow at once);
         return its channel (None if the run has no channel)."""
-        channel = self.store.get_annotation(run.run_id, "slack:channel")
-        if channel is None or self._thread(run.run_id) is not None:
+        channel = await self._note(run.run_id, "slack:channel")
+        if channel is None or await self._ref(run.run_id, THREAD_KEY) is not None:
             return channel
         text, body = self._run_message(run, pending, procedure)
         try:
@@ -435,29 +435,36 @@ class RunService:
         except SlackPermanentError as exc:
             log.error("could not post run %s to %s: %s", run.run_id[:8], channel, exc)
             return None
-        self.store.set_annotation(run.run_id, "slack:thread_digest", _digest(text, body))
+        await self._set_note(run.run_id, "slack:thread_digest", _digest(text, body))
         return channel
 
-    def _thread(self, run_id: str) -> PostRef | None:
-        return self.slack.ref(run_id, THREAD_KEY)
+    async def _ref(self, run_id: str, key: str) -> PostRef | None:
+        """Where `key` of the run was posted (a store read: off the event loop)."""
+        return await asyncio.to_thread(self.slack.ref, run_id, key)
+
+    async def _note(self, run_id: str, key: str) -> Any:
+        return await asyncio.to_thread(self.store.get_annotation, run_id, key)
+
+    async def _set_note(self, run_id: str, key: str, value: Any) -> None:
+        await asyncio.to_thread(self.store.set_annotation, run_id, key, value)
 
     async def _update_run_message(
         self, run: RunRecord, *, pending: PendingRequest | None = None
     ) -> None:
         text, body = self._run_message(run, pending)
-        thread = self._thread(run.run_id)
+        thread = await self._ref(run.run_id, THREAD_KEY)
         if thread is None:
-            channel = self.store.get_annotation(run.run_id, "slack:channel")
+            channel = await self._note(run.run_id, "slack:channel")
             if channel is not None:  # still queued while Slack is down: refresh what it will say
                 await self.slack.post(
                     THREAD_KEY, run.run_id, channel=channel, text=text, blocks=body
                 )
             return
         digest = _digest(text, body)
-        if self.store.get_annotation(run.run_id, "slack:thread_digest") == digest:
+        if await self._note(run.run_id, "slack:thread_digest") == digest:
             return  # unchanged: spare Slack (chat.update is rate limited) the call
         await self._update(thread, text, body)
-        self.store.set_annotation(run.run_id, "slack:thread_digest", digest)
+        await self._set_note(run.run_id, "slack:thread_digest", digest)
 
     def _run_message(
         self, run: RunRecord, pending: PendingRequest | None, procedure: Procedure | None = None
