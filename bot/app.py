@@ -180,13 +180,17 @@ class Listeners:
             if refusal:
                 await notify(refusal)
                 return
+            if _from_home(body) and modal.get("private_metadata"):
+                # Remembered so that the Home tab is refreshed once the modal is answered.
+                metadata = {**modals.view_metadata(modal), "home": True}
+                modal["private_metadata"] = json.dumps(metadata, separators=(",", ":"))
             await client.views_open(trigger_id=body["trigger_id"], view=modal)
             return
         raw = blocks.answer_for_action(action_id, action, pending, option, body)
         if raw is blocks.NO_ANSWER:
             return  # e.g. ticking a checkbox: the state is kept until Submit
         recorded = await self.service.answer(request_id, raw, user=user, notify=notify)
-        if recorded and body.get("view", {}).get("type") == "home":
+        if recorded and _from_home(body):
             await self.service.publish_home(user)
 
     async def _open_details(
@@ -247,9 +251,14 @@ class Listeners:
         await ack()
         user = body["user"]["id"]
         notify = self._notifier(user, None)
-        self.service.spawn(
-            self.service.answer(request_id, raw, user=user, notify=notify), what="modal answer"
-        )
+        from_home = bool(modals.view_metadata(view).get("home"))
+
+        async def answer() -> None:
+            recorded = await self.service.answer(request_id, raw, user=user, notify=notify)
+            if recorded and from_home:
+                await self.service.publish_home(user)
+
+        self.service.spawn(answer(), what="modal answer")
 
     async def on_params_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         meta = json.loads(view["private_metadata"])
@@ -299,3 +308,8 @@ class Listeners:
         if len(self._recent_events) > RECENT_EVENTS:
             del self._recent_events[next(iter(self._recent_events))]
         return True
+
+
+def _from_home(body: dict[str, Any]) -> bool:
+    """Whether the action was taken in the App Home tab."""
+    return (body.get("view") or {}).get("type") == "home"

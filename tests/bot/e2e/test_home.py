@@ -66,6 +66,12 @@ async def test_modals_and_checkboxes_answer_from_home(slack: Slack) -> None:
     await slack.wait_request(asked, "Which region first?")
     assert slack.requests(asked)[0].response.value == "CHG-7"  # type: ignore[union-attr]
 
+    async def refreshed() -> bool:  # without bob opening it again
+        text = all_text(await slack.home("bob") or {})
+        return "Which region first?" in text and "Change ticket for this deploy" not in text
+
+    await slack.wait_for(refreshed, "bob's Home tab showing the run's next question")
+
     picked = await slack.start("alice", slack.another_channel(), "run pick")
     size = await slack.wait_request(picked, "Instance size?")
     await slack.click("carol", size, text="small")
