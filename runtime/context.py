@@ -42,8 +42,9 @@ def fingerprint(kind: str, payload: Any) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def describe_call(kind: str, summary: str | None) -> str:
-    return f"{kind} {summary!r}" if summary else kind
+def describe_call(kind: str, summary: str | None, line: int = 0) -> str:
+    described = f"{kind} {summary!r}" if summary else kind
+    return f"{described} at line {line}" if line > 0 else described
 
 
 class ExecutionContext:
@@ -63,6 +64,8 @@ class ExecutionContext:
         self.hitl_handler = hitl_handler
         self.clock = clock
         self.source_file = source_file
+        self.caller_line: Callable[[], int] = lambda: 0
+        """The procedure line making the current call; the engine points it at the sandbox."""
         self._log: dict[int, CheckpointEntry] = {entry.position: entry for entry in log}
         self.frontier = max(self._log, default=-1) + 1
         self.cursor = 0
@@ -110,11 +113,11 @@ class ExecutionContext:
             return None
         changed = bool(input_hash and entry.input_hash and entry.input_hash != input_hash)
         if entry.type != kind or changed:
-            recorded_summary = entry.source_location.code_context if entry.source_location else None
+            where = entry.source_location
             raise ReplayDivergenceError(
                 self.cursor,
-                describe_call(entry.type, recorded_summary),
-                describe_call(kind, summary),
+                describe_call(entry.type, *((where.code_context, where.line) if where else ())),
+                describe_call(kind, summary, self.caller_line()),
             )
         return entry
 
@@ -137,9 +140,10 @@ class ExecutionContext:
             timestamp=self.clock(),
             input_hash=input_hash,
             run_id=self.run.run_id,
-            # The call's line is not tracked (0); code_context names the call for divergence
-            # errors.
-            source_location=SourceLocation(file=self.source_file, line=0, code_context=summary),
+            # code_context names the call for divergence errors.
+            source_location=SourceLocation(
+                file=self.source_file, line=self.caller_line(), code_context=summary
+            ),
             captured_vars={"next_position": next_position} if next_position is not None else None,
         )
         self._log[pos] = entry

@@ -203,6 +203,7 @@ class Engine:
         primitives = Primitives(ctx, procedure)
         try:
             sandbox = Sandbox(self.limits, seed=int(run.run_id[:8], 16))
+            ctx.caller_line = sandbox.caller_line
             install_primitives(sandbox, primitives)
             result = _run_code(sandbox, procedure, run.params)
             run.result = check_outputs(procedure, result)

@@ -10,7 +10,7 @@ local raw_error, raw_pcall, raw_xpcall, raw_select = error, pcall, xpcall, selec
 local raw_type, raw_tostring, raw_next = type, tostring, next
 local raw_rawget, raw_rawset, raw_rawequal = rawget, rawset, rawequal
 local raw_setmetatable, raw_getmetatable = setmetatable, getmetatable
-local raw_metatable, sethook = debug.getmetatable, debug.sethook
+local raw_metatable, sethook, getinfo = debug.getmetatable, debug.sethook, debug.getinfo
 local raw_load = load
 local co_create, co_resume, co_close = coroutine.create, coroutine.resume, coroutine.close
 local co_status = coroutine.status
@@ -460,6 +460,20 @@ function api.bridge(f)
 end
 
 api.leave = leave
+
+-- The line of the innermost procedure code on the stack, for the host to record where a call
+-- came from; 0 when there is none. The sandbox's own code and the facades are "=sandbox" and
+-- "=trusted"; C functions have no line.
+function api.caller_line()
+  for level = 2, 200 do
+    local info = getinfo(level, "Sl")
+    if info == nil then return 0 end
+    if info.what ~= "C" and info.source ~= "=sandbox" and info.source ~= "=trusted" then
+      return info.currentline or 0
+    end
+  end
+  return 0
+end
 
 function api.abort(message)
   set_fatal("host", message)

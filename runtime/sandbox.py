@@ -145,6 +145,7 @@ class Sandbox:
         self._define, self._get, self._set = api[b"define"], api[b"get"], api[b"set"]
         self._leave = api[b"leave"]
         self._identity = api[b"identity"]
+        self._caller_line = api[b"caller_line"]
 
     # -- fatal conditions and limits ---------------------------------------------------------
 
@@ -220,6 +221,11 @@ class Sandbox:
     def get_global(self, name: str) -> Any:
         """A global as Lua holds it (no metamethods run): tables and functions stay Lua objects."""
         return _decoded(self._get(name.encode()))
+
+    def caller_line(self) -> int:
+        """The procedure's line that is calling (from a host function): 0 outside of one."""
+        line = self._caller_line()
+        return line if isinstance(line, int) and line > 0 else 0
 
     # -- running code ------------------------------------------------------------------------
 

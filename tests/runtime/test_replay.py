@@ -210,11 +210,32 @@ def test_an_edited_request_at_a_recorded_position_fails_the_run_naming_both_call
     d = lua('local a = Human.input{message = "Version?"}\nreturn a')
     outcome = d.start()
     engine.answer(outcome.pending.request_id, "1.0")
-    edited = lua('local a = Human.input{message = "Which version?"}\nreturn a').procedure
-    result = engine.resume(outcome.run.run_id, procedure=edited)
+    edited = lua('-- asks\n\nlocal a = Human.input{message = "Which version?"}\nreturn a')
+    result = engine.resume(outcome.run.run_id, procedure=edited.procedure)
     assert result.run.status is RunStatus.FAILED
     assert "position 0" in result.run.error
-    assert "'Version?'" in result.run.error and "'Which version?'" in result.run.error
+    assert "'Version?' at line 1" in result.run.error
+    assert "'Which version?' at line 3" in result.run.error
+
+
+def test_the_log_records_the_line_of_each_call(engine, lua, store):
+    d = lua(
+        """local a = Human.input{message = "Version?"}
+        local ok = pcall(function()
+          local yes = Human.approve{message = "Ship " .. a .. "?"}
+          return yes
+        end)
+        local when = os.time()
+        return {a, ok, when}"""
+    )
+    outcome = d.answer(d.start(), "1.0")
+    d.answer(outcome, True)
+    log = store.load_procedure_metadata(outcome.run.run_id).execution_log
+    assert [(e.type, e.source_location.line) for e in log] == [
+        ("hitl_input", 1),
+        ("hitl_approval", 3),
+        ("os_time", 6),
+    ]
 
 
 def test_a_different_kind_of_call_at_a_recorded_position_is_a_divergence(engine, lua):
