@@ -18,6 +18,7 @@ from pathlib import Path
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Z0-9]|\r")
 DEADLINE = 30.0
+READ_SYSCALLS = {"0", "63"}  # read(2) on x86-64 and on arm64, as /proc/PID/syscall numbers it
 
 
 class Terminal:
@@ -58,7 +59,27 @@ class Terminal:
         os.write(self.fd, line.encode() + b"\r")
 
     def interrupt(self) -> None:
+        """Type Ctrl-C once the command is waiting for the keyboard.
+
+        A SIGINT that lands between printing a prompt and starting to read is noted by Python
+        but does not end the read that follows, so the command would wait on; no person types
+        within that half millisecond, so the test does not either.
+        """
+        self._wait_reading()
         os.write(self.fd, b"\x03")
+
+    def _wait_reading(self, timeout: float = DEADLINE) -> None:
+        """Wait until the command's main thread is blocked in read() on its terminal (fd 0)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                fields = Path(f"/proc/{self.pid}/syscall").read_text().split()
+            except OSError:
+                return  # gone, or no /proc: nothing to wait for
+            if fields and fields[0] in READ_SYSCALLS and int(fields[1], 16) == 0:
+                return
+            self._read(0.01)
+        raise AssertionError(f"the command never waited for input; it shows:\n{self.text}")
 
     def end_of_input(self) -> None:
         os.write(self.fd, b"\x04")

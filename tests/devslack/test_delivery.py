@@ -227,7 +227,7 @@ async def test_ack_after_3_2_s_is_late_and_the_user_sees_the_error(
         error = await live.wait_for(lambda e: e["type"] == "error")
         delivery = await live.wait_for(lambda e: e["type"] == "delivery")
     assert result["ok"] is False and result["verdict"] == "late"
-    assert 3200 <= result["ack_ms"] < 4500
+    assert 3200 <= result["ack_ms"] < 8000  # the real wait; generous for a loaded machine
     assert error["text"] == "This slash command experienced a problem: 'Timeout was reached'"
     assert error["channel"] == "C0GENERAL"
     assert delivery["verdict"] == "late" and delivery["kind"] == "slash_command"
