@@ -182,8 +182,7 @@ class Listeners:
                 return
             if _from_home(body) and modal.get("private_metadata"):
                 # Remembered so that the Home tab is refreshed once the modal is answered.
-                metadata = {**modals.view_metadata(modal), "home": True}
-                modal["private_metadata"] = json.dumps(metadata, separators=(",", ":"))
+                modals.set_view_metadata(modal, {**modals.view_metadata(modal), "home": True})
             await client.views_open(trigger_id=body["trigger_id"], view=modal)
             return
         raw = blocks.answer_for_action(action_id, action, pending, option, body)

@@ -11,15 +11,12 @@ after a crash it takes at most `stale_after` seconds.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from runtime.protocols import RunStore
-
-log = logging.getLogger("hitlbot")
 
 PROCESSES = "~processes"
 """The pseudo run under which heartbeats are kept (no run id starts with "~")."""
@@ -54,21 +51,12 @@ class Liveness:
         """Say this process has stopped: its leftover claims may be taken over at once."""
         self._store.delete_annotation(PROCESSES, HEARTBEAT_PREFIX + self.owner)
 
-    def alive(self, owner: str | None) -> bool:
-        """Whether `owner` (a process id from a claim) may still be working on it."""
+    def alive(self, owner: Any) -> bool:
+        """Whether `owner` (a process id from a claim, as stored) may still be working on it."""
         if owner == self.owner:
             return True
-        if not owner:
+        if not owner or not isinstance(owner, str):
             return False
         heartbeat = self._store.get_annotation(PROCESSES, HEARTBEAT_PREFIX + owner)
         at = heartbeat.get("at") if isinstance(heartbeat, dict) else None
         return isinstance(at, int | float) and self._wall() - at < self.stale_after
-
-    async def run(self) -> None:
-        """Background task: beat every `interval` seconds, surviving store hiccups."""
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await asyncio.to_thread(self.beat)
-            except Exception as exc:  # a missed beat only delays nothing; keep beating
-                log.warning("heartbeat failed: %s", type(exc).__name__)

@@ -85,8 +85,13 @@ def modal(
     if submit:
         view["submit"] = plain(submit, MODAL_TITLE_LIMIT)
     if metadata is not None:
-        view["private_metadata"] = json.dumps(metadata, separators=(",", ":"))
+        set_view_metadata(view, metadata)
     return view
+
+
+def set_view_metadata(view: dict[str, Any], metadata: dict[str, Any]) -> None:
+    """Store `metadata` as the view's `private_metadata` JSON (compact: Slack allows 3000)."""
+    view["private_metadata"] = json.dumps(metadata, separators=(",", ":"))
 
 
 def view_metadata(view: dict[str, Any]) -> dict[str, Any]:

@@ -105,7 +105,10 @@ class BotRuntime:
         await self.timers.start()
         every = self.liveness.interval
         self._tasks = [
-            asyncio.create_task(self.liveness.run(), name="heartbeat"),
+            asyncio.create_task(
+                _forever(lambda: asyncio.to_thread(self.liveness.beat), every, "heartbeat"),
+                name="heartbeat",
+            ),
             asyncio.create_task(self.slack.run_outbox(), name="outbox"),
             asyncio.create_task(_forever(self.service.recover, every, "recovery"), name="recover"),
             asyncio.create_task(

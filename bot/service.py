@@ -373,10 +373,9 @@ class RunService:
             await asyncio.to_thread(self._unmark, run_id)
             return
         log.info("finishing run %s, left half done by a stopped process", run_id[:8])
-        answered = await self._answered_request(run)
         if run.status is RunStatus.RUNNING:
             await self.resume(run_id)
-        elif answered is not None:
+        elif (answered := await self._answered_request(run)) is not None:
             await self._settled(answered)
         else:
             # Only its last request can still show buttons: every earlier one was updated

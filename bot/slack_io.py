@@ -661,9 +661,9 @@ class SlackIO:
         return await self._post_or_queue(message, uncertain=True)
 
     async def _alive(self, owner: Any) -> bool:
-        if owner == self._owner:
+        if owner == self._owner:  # no store read (and no thread) needed for our own claims
             return True
-        return await self._db(self._liveness.alive, owner if isinstance(owner, str) else None)
+        return await self._db(self._liveness.alive, owner)
 
     async def _post_or_queue(self, message: _Post, *, uncertain: bool) -> PostRef | None:
         """Post now unless order requires queueing; queue on transient failure."""
