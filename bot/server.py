@@ -32,13 +32,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.sql import SqlStore
 from bot.app import build_app
 from bot.approvers import Approvers
-from bot.catalog import ProcedureCatalog
+from bot.catalog import RECHECK_SECONDS, ProcedureCatalog
 from bot.liveness import Liveness
 from bot.service import RunService
 from bot.settings import Settings
 from bot.slack_io import SlackIO, SlackIOConfig
 from bot.timers import Timers
 from runtime.engine import Engine
+from runtime.pool import WorkerPool
+from runtime.quotas import MIB
 
 log = logging.getLogger("hitlbot")
 
@@ -51,10 +53,20 @@ class BotRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = SqlStore(settings.database_url)
-        self.engine = Engine(self.store)
+        # Procedures execute (and procedure files are read) in worker processes that can be
+        # killed at their time limit and are held to a memory limit by the OS.
+        self.workers = WorkerPool(
+            settings.lua_workers, memory_bytes=settings.worker_memory_mb * MIB
+        )
+        self.engine = Engine(
+            self.store,
+            executor=self.workers,
+            limits=settings.limits(),
+            quotas=settings.quotas(),
+        )
         beat = settings.heartbeat_seconds
         self.liveness = Liveness(self.store, interval=beat, stale_after=3 * beat)
-        self.catalog = ProcedureCatalog(settings.procedures_dir)
+        self.catalog = ProcedureCatalog(settings.procedures_dir, load=self.workers.load)
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         self.client = AsyncWebClient(
             token=token,
@@ -98,13 +110,19 @@ class BotRuntime:
         self.ready = False
 
     async def start(self) -> None:
-        """Check the token, say this process lives, restart timers, start the loops (which
-        first finish what a crash left half done)."""
+        """Check the token, start the workers, read the procedures, say this process lives,
+        restart timers, start the loops (which first finish what a crash left half done)."""
         await self.client.auth_test()
+        await asyncio.to_thread(self.workers.start)
+        await self.catalog.refresh()
         await asyncio.to_thread(self.liveness.beat)
         await self.timers.start()
         every = self.liveness.interval
         self._tasks = [
+            asyncio.create_task(
+                _forever(self.catalog.refresh, RECHECK_SECONDS, "reading procedures"),
+                name="catalog",
+            ),
             asyncio.create_task(
                 _forever(lambda: asyncio.to_thread(self.liveness.beat), every, "heartbeat"),
                 name="heartbeat",
@@ -126,6 +144,7 @@ class BotRuntime:
                 await task
         await self.service.idle()
         self.service.close()
+        await asyncio.to_thread(self.workers.close)
         await self.timers.stop()
         await asyncio.to_thread(self.liveness.retire)  # what is left over may be taken at once
         await self.slack.close()

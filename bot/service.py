@@ -46,6 +46,11 @@ POSTED_KINDS = ("notify", "alert")
 RUNNING_NOTICE_AFTER = 0.5  # seconds a resume may work before the run message says "Running"
 UNSYNCED = "slack:unsynced"
 """The note a process keeps on a run from before it changes the run until Slack shows it."""
+MAX_EXECUTIONS = 3
+"""Times one execution of a run is tried when it keeps being cut off (the first and two more):
+a run whose execution stops the bot every time must fail, not be retried forever."""
+MAX_RECOVERIES = 3
+"""Failed attempts to finish a run's half-done work before it is left alone (and logged)."""
 
 
 class RunService:
@@ -63,9 +68,9 @@ class RunService:
         liveness: Liveness | None = None,
         lua_workers: int = 4,
     ) -> None:
-        """`lua_workers` threads execute procedures, apart from the threads that do the store's
-        I/O: however many runs are busy in Lua (or stuck in one long Lua instruction), answers
-        are still recorded and Slack is still served."""
+        """Procedures execute in the engine's worker processes; `lua_workers` threads wait on
+        them, apart from the threads that do the store's I/O: however many runs are busy in
+        Lua, answers are still recorded and Slack is still served."""
         self.engine = engine
         self.store = store
         self.catalog = catalog
@@ -76,6 +81,7 @@ class RunService:
         self.unschedule = unschedule or (lambda request_id: None)
         self.liveness = liveness or Liveness(store)
         self._locks: dict[str, asyncio.Lock] = {}
+        self._active: set[str] = set()  # runs this process is working on right now
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lua = ThreadPoolExecutor(max_workers=lua_workers, thread_name_prefix="lua")
 
@@ -110,7 +116,7 @@ class RunService:
         self._lua.shutdown(wait=False)
 
     async def _in_lua(self, fn: Callable[..., RunOutcome], *args: Any, **kwargs: Any) -> RunOutcome:
-        """Execute a procedure on one of the Lua threads."""
+        """Execute a procedure (a thread of ours waits on the worker process doing it)."""
         call = functools.partial(fn, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._lua, call)
 
@@ -128,22 +134,29 @@ class RunService:
         """Create the run (params checked by the engine), post its message, go on from there."""
         target = str(procedure.config.get("channel") or channel)
 
+        created_id: list[str] = []
+
         def created(run: RunRecord) -> None:  # before any of it executes
+            created_id.append(run.run_id)
+            self._active.add(run.run_id)
             self.store.set_annotation(run.run_id, "slack:channel", target)
             self._mark(run.run_id)
 
-        outcome = await self._in_lua(
-            self.engine.start,
-            procedure,
-            raw_params,
-            started_by=user,
-            params_from_strings=from_strings,
-            on_created=created,
-        )
         try:
-            await self.handle_outcome(outcome, procedure)
-        finally:
-            await asyncio.to_thread(self._unmark, outcome.run.run_id)
+            outcome = await self._in_lua(
+                self.engine.start,
+                procedure,
+                raw_params,
+                started_by=user,
+                params_from_strings=from_strings,
+                on_created=created,
+            )
+            try:
+                await self.handle_outcome(outcome, procedure)
+            finally:
+                await asyncio.to_thread(self._unmark, outcome.run.run_id)
+        finally:  # an execution that failed to commit keeps its note: recovery retries it
+            self._active.difference_update(created_id)
         return outcome.run
 
     # -- answering ---------------------------------------------------------------------------------
@@ -188,19 +201,22 @@ class RunService:
             return  # answered (or cancelled) in the meantime: nothing to apply
         await self._settled(answered)
 
-    async def _settled(self, answered: PendingRequest) -> None:
+    async def _settled(self, answered: PendingRequest, *, executions: int = 1) -> None:
         """After an answer: replace the request's buttons with the outcome, resume the run."""
         self.unschedule(answered.request_id)
         ref = await self._ref(answered.run_id, _request_key(answered.request_id))
         if ref is not None:
             await self._update(ref, *blocks.answered_message(answered))
-        await self.resume(answered.run_id)
+        await self.resume(answered.run_id, executions=executions)
 
-    async def resume(self, run_id: str) -> None:
+    async def resume(self, run_id: str, *, executions: int = 1) -> None:
+        """Execute a run again from its log. `executions` counts the tries of this execution
+        (recovery passes more than 1 when earlier tries were cut off)."""
         lock = self._locks.setdefault(run_id, asyncio.Lock())
         async with lock:
-            await asyncio.to_thread(self._mark, run_id)
+            self._active.add(run_id)
             try:
+                await asyncio.to_thread(self._mark, run_id, executions)
                 procedure = await self._procedure_for(run_id)
                 work = asyncio.ensure_future(
                     self._in_lua(self.engine.resume, run_id, procedure=procedure)
@@ -208,10 +224,15 @@ class RunService:
                 done, _ = await asyncio.wait({work}, timeout=RUNNING_NOTICE_AFTER)
                 if not done:  # the procedure works a while before its next request: say so
                     await self._show_running(run_id)
+                # An execution that raises (its commit failed) keeps its note: recovery
+                # tries it again, counted.
                 outcome = await work
-                await self.handle_outcome(outcome, procedure or self._procedure_of(outcome.run))
+                try:
+                    await self.handle_outcome(outcome, procedure or self._procedure_of(outcome.run))
+                finally:
+                    await asyncio.to_thread(self._unmark, run_id)
             finally:
-                await asyncio.to_thread(self._unmark, run_id)
+                self._active.discard(run_id)
         if outcome.run.status.is_final:
             self._locks.pop(run_id, None)
 
@@ -342,8 +363,9 @@ class RunService:
 
     # -- finishing what a dead process left half done ---------------------------------------------
 
-    def _mark(self, run_id: str) -> None:
-        self.store.set_annotation(run_id, UNSYNCED, {"owner": self.liveness.owner})
+    def _mark(self, run_id: str, executions: int = 1) -> None:
+        note = {"owner": self.liveness.owner, "executions": executions}
+        self.store.set_annotation(run_id, UNSYNCED, note)
 
     def _unmark(self, run_id: str) -> None:
         self.store.delete_annotation(run_id, UNSYNCED)
@@ -358,25 +380,51 @@ class RunService:
         what Slack lacks of the rest. Posts are keyed, so nothing already in Slack is doubled.
         """
         for run_id, _, note in await asyncio.to_thread(self._unsynced):
-            owner = note.get("owner") if isinstance(note, dict) else None
-            if await asyncio.to_thread(self.liveness.alive, owner):
-                continue  # still being worked on (by this process, or a live one)
+            note = note if isinstance(note, dict) else {}
+            if run_id in self._active:
+                continue  # this process is on it
+            owner = note.get("owner")
+            if owner != self.liveness.owner and await asyncio.to_thread(self.liveness.alive, owner):
+                continue  # a live process is on it
             try:
-                await self._recover(run_id)
+                await self._recover(run_id, int(note.get("executions") or 1))
             except Exception:  # one bad run must not keep the others from recovering
                 log.exception("recovering run %s failed", run_id[:8])
-                await asyncio.to_thread(self._unmark, run_id)
+                await asyncio.to_thread(self._count_failed_recovery, run_id, note)
 
-    async def _recover(self, run_id: str) -> None:
+    def _count_failed_recovery(self, run_id: str, note: dict[str, Any]) -> None:
+        """Try again at the next beat, a few times; then leave the run alone, loudly."""
+        failures = int(note.get("failed_recoveries") or 0) + 1
+        if failures >= MAX_RECOVERIES:
+            log.error("gave up finishing run %s after %d failed attempts", run_id[:8], failures)
+            self._unmark(run_id)
+        else:
+            self.store.set_annotation(run_id, UNSYNCED, {**note, "failed_recoveries": failures})
+
+    async def _recover(self, run_id: str, executions: int) -> None:
         run = await asyncio.to_thread(self.store.get_run, run_id)
         if run is None:
             await asyncio.to_thread(self._unmark, run_id)
             return
         log.info("finishing run %s, left half done by a stopped process", run_id[:8])
-        if run.status is RunStatus.RUNNING:
-            await self.resume(run_id)
-        elif (answered := await self._answered_request(run)) is not None:
-            await self._settled(answered)
+        answered = None
+        if run.status is not RunStatus.RUNNING:
+            answered = await self._answered_request(run)
+        if (run.status is RunStatus.RUNNING or answered) and executions >= MAX_EXECUTIONS:
+            reason = (
+                f"its execution was cut off {executions} times (the bot stopped while "
+                "executing it), so it is not executed again"
+            )
+            log.error("run %s failed: %s", run_id[:8], reason)
+            run = await asyncio.to_thread(self.engine.fail, run_id, reason)
+            requests = await asyncio.to_thread(self.store.list_requests, run_id=run_id)
+            await self._show_settled(run_id, requests[-1:])
+            await self.sync(run, self._procedure_of(run))
+            await asyncio.to_thread(self._unmark, run_id)
+        elif run.status is RunStatus.RUNNING:
+            await self.resume(run_id, executions=executions + 1)
+        elif answered is not None:
+            await self._settled(answered, executions=executions + 1)
         else:
             # Only its last request can still show buttons: every earlier one was updated
             # before the run went on from it.

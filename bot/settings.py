@@ -13,6 +13,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.errors import HitlbotError
+from runtime.quotas import MIB, RunQuotas
+from runtime.sandbox import SandboxLimits
 
 Mode = Literal["http", "socket", "dev"]
 
@@ -48,8 +50,34 @@ class Settings(BaseSettings):
         ge=1,
         le=256,
         validation_alias="HITLBOT_LUA_WORKERS",
-        description="how many procedures execute at once (each in a thread of its own)",
+        description="how many procedures execute at once, each in a worker process of its own",
     )
+    worker_memory_mb: int = Field(
+        256,
+        ge=32,
+        le=65536,
+        validation_alias="HITLBOT_WORKER_MEMORY_MB",
+        description="memory an execution may use, in Lua and in the primitives together",
+    )
+    time_limit_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        validation_alias="HITLBOT_TIME_LIMIT_SECONDS",
+        description="wall time one execution (a start or a resume) may take",
+    )
+    lua_memory_mb: int = Field(
+        64, ge=1, le=65536, validation_alias="HITLBOT_LUA_MEMORY_MB", description="Lua's heap"
+    )
+    instruction_limit: int = Field(
+        200_000_000, ge=1000, validation_alias="HITLBOT_INSTRUCTION_LIMIT"
+    )
+    max_state_bytes: int = Field(1024 * 1024, ge=1, validation_alias="HITLBOT_MAX_STATE_BYTES")
+    max_events: int = Field(10_000, ge=1, validation_alias="HITLBOT_MAX_EVENTS")
+    max_event_bytes: int = Field(4 * 1024 * 1024, ge=1, validation_alias="HITLBOT_MAX_EVENT_BYTES")
+    max_log_entries: int = Field(10_000, ge=1, validation_alias="HITLBOT_MAX_LOG_ENTRIES")
+    max_log_bytes: int = Field(8 * 1024 * 1024, ge=1, validation_alias="HITLBOT_MAX_LOG_BYTES")
+    max_result_bytes: int = Field(1024 * 1024, ge=1, validation_alias="HITLBOT_MAX_RESULT_BYTES")
     heartbeat_seconds: float = Field(
         5.0,
         gt=0,
@@ -74,6 +102,25 @@ class Settings(BaseSettings):
         if not value.startswith("/") or len(value) < 2 or " " in value:
             raise ValueError("must be a slash command such as /procedure")
         return value
+
+    def limits(self) -> SandboxLimits:
+        """What one execution may use."""
+        return SandboxLimits(
+            memory_bytes=self.lua_memory_mb * MIB,
+            instructions=self.instruction_limit,
+            wall_seconds=self.time_limit_seconds,
+        )
+
+    def quotas(self) -> RunQuotas:
+        """What one run may store."""
+        return RunQuotas(
+            state_bytes=self.max_state_bytes,
+            events=self.max_events,
+            event_bytes=self.max_event_bytes,
+            log_entries=self.max_log_entries,
+            log_bytes=self.max_log_bytes,
+            result_bytes=self.max_result_bytes,
+        )
 
     def require(self, mode: Mode) -> Settings:
         """Check what `mode` needs, so a misconfigured bot fails at start, not at first use."""

@@ -34,6 +34,7 @@ from runtime.models import (
     SourceLocation,
 )
 from runtime.protocols import HITLHandler
+from runtime.quotas import QuotaMeter, RunQuotas, RunUsage
 
 
 def fingerprint(kind: str, payload: Any) -> str:
@@ -57,9 +58,12 @@ class ExecutionContext:
         hitl_handler: HITLHandler,
         *,
         clock: Callable[[], datetime],
-        first_event_seq: Callable[[], int],
+        quotas: RunQuotas | None = None,
+        usage: RunUsage | None = None,
         source_file: str = "procedure",
     ) -> None:
+        """`usage` is what the run stored before this execution (its next event number too);
+        what this execution adds is metered against `quotas` as it happens."""
         self.run = run
         self.hitl_handler = hitl_handler
         self.clock = clock
@@ -73,8 +77,8 @@ class ExecutionContext:
         self.changed_entries: dict[int, CheckpointEntry] = {}
         self.new_requests: list[PendingRequest] = []
         self.events: list[RunEvent] = []
-        self._first_event_seq = first_event_seq
-        self._next_seq: int | None = None
+        self.meter = QuotaMeter(quotas or RunQuotas(), usage or RunUsage())
+        self._next_seq = self.meter.usage.next_event_seq
 
     # -- Tactus-compatible surface ----------------------------------------------------------
 
@@ -133,6 +137,7 @@ class ExecutionContext:
     ) -> CheckpointEntry:
         """Record the result of the call at `position` (the cursor by default) and move past it."""
         pos = self.cursor if position is None else position
+        self.meter.add_log_entry(result, new_position=pos not in self._log)
         entry = CheckpointEntry(
             position=pos,
             type=kind,
@@ -180,6 +185,7 @@ class ExecutionContext:
         return response
 
     def add_request(self, position: int, request: HITLRequest) -> PendingRequest:
+        self.meter.add_log_entry(request.model_dump(mode="json"), new_position=False)
         pending = PendingRequest(
             request_id=self.request_id_at(position),
             run_id=self.run.run_id,
@@ -197,8 +203,7 @@ class ExecutionContext:
         """Emit a notification, log line or alert, unless an earlier execution already did."""
         if self.is_replaying:
             return
-        if self._next_seq is None:
-            self._next_seq = self._first_event_seq()
+        self.meter.add_event(payload)
         self.events.append(
             RunEvent(
                 run_id=self.run.run_id,

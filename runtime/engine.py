@@ -8,24 +8,18 @@ outlives an execution, so a waiting run costs a few rows, not a thread.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from runtime import declarations
 from runtime.answers import normalize_answer, timeout_response
-from runtime.context import ExecutionContext
-from runtime.errors import (
-    HitlbotError,
-    ProcedureWaitingForHuman,
-    UnknownRunError,
-)
+from runtime.errors import ExecutionLost, HitlbotError, UnknownRunError
+from runtime.execution import ExecutionJob, ExecutionResult, waiting_request_ids
 from runtime.hitl import StoreHITLHandler
-from runtime.loader import load_procedure
 from runtime.models import (
+    CheckpointEntry,
     HITLResponse,
     PendingRequest,
     RunEvent,
@@ -33,11 +27,12 @@ from runtime.models import (
     RunStatus,
     utc_now,
 )
-from runtime.primitives import Primitives, install_primitives
-from runtime.procedure import Procedure, ProcedureFormat
+from runtime.pool import Executor, InlineExecutor
+from runtime.procedure import Procedure
 from runtime.protocols import HITLHandler, RunStore
-from runtime.sandbox import Sandbox, SandboxLimits
-from runtime.schema import check_outputs, coerce_params
+from runtime.quotas import RunQuotas
+from runtime.sandbox import SandboxLimits
+from runtime.schema import coerce_params
 
 
 class AlreadyAnsweredError(HitlbotError):
@@ -76,17 +71,30 @@ class Engine:
         store: RunStore,
         *,
         limits: SandboxLimits | None = None,
+        quotas: RunQuotas | None = None,
         clock: Callable[[], datetime] = utc_now,
-        loader: Callable[[str], Procedure] = load_procedure,
+        loader: Callable[[str], Procedure] | None = None,
         hitl_handler: HITLHandler | None = None,
+        executor: Executor | None = None,
     ) -> None:
         """`hitl_handler` replaces the store-backed handler, e.g. with one that answers at once
-        (Tactus's synchronous channels) or with Plexus's; its answers are recorded in the log."""
+        (Tactus's synchronous channels) or with Plexus's; its answers are recorded in the log.
+
+        `executor` decides where executions happen: a `runtime.pool.WorkerPool` (what hosts
+        that run other people's procedures want: killable, memory-capped processes) or, by
+        default, the calling thread. `loader` reads a run's procedure file when it is resumed
+        without one; by default the executor's (in a worker, for a pool).
+        """
         self.store = store
         self.hitl_handler = hitl_handler or StoreHITLHandler(store)
+        self._answers_from_store = (
+            type(self.hitl_handler) is StoreHITLHandler and self.hitl_handler.store is store
+        )
         self.limits = limits or SandboxLimits()
+        self.quotas = quotas or RunQuotas()
         self.clock = clock
-        self.loader = loader
+        self.executor = executor or InlineExecutor()
+        self.loader = loader or self.executor.load
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -145,18 +153,23 @@ class Engine:
 
     def cancel(self, run_id: str, *, reason: str | None = None) -> RunRecord:
         """Cancel a run that has not ended, and every request it is still waiting on."""
+        return self._end(run_id, RunStatus.CANCELLED, reason)
+
+    def fail(self, run_id: str, reason: str) -> RunRecord:
+        """End a run that cannot be finished (say, every attempt to execute it was cut off)."""
+        return self._end(run_id, RunStatus.FAILED, reason)
+
+    def _end(self, run_id: str, status: RunStatus, reason: str | None) -> RunRecord:
         run = self.get_run(run_id)
         if run.status.is_final:
             raise HitlbotError(f"run {run.run_id} has already ended ({run.status.value})")
         for request in self.store.list_requests(run_id=run.run_id, pending_only=True):
             self.store.cancel_request(request.request_id)
-        run.status = RunStatus.CANCELLED
+        run.status = status
         run.error = reason
         run.waiting_on_message_id = None
         run.updated_at = self.clock()
-        self.store.commit_execution(
-            run, log_entries=[], state=self.store.get_state(run.run_id), events=[], requests=[]
-        )
+        self.store.commit_execution(run, log_entries=[], state=None, events=[], requests=[])
         return run
 
     # -- answers ------------------------------------------------------------------------------
@@ -190,42 +203,66 @@ class Engine:
 
     def _execute(self, run: RunRecord, procedure: Procedure) -> RunOutcome:
         metadata = self.store.load_procedure_metadata(run.run_id)
-        run.status = RunStatus.RUNNING
-        run.waiting_on_message_id = None
-        ctx = ExecutionContext(
-            run,
-            metadata.execution_log,
-            self.hitl_handler,
-            clock=self.clock,
-            first_event_seq=lambda: len(self.store.list_events(run.run_id)),
-            source_file=os.path.basename(procedure.source_path),
+        job = ExecutionJob(
+            run=run,
+            procedure=procedure,
+            log=metadata.execution_log,
+            usage=self.store.run_usage(run.run_id),
+            now=self.clock(),
+            limits=self.limits,
+            quotas=self.quotas,
+            known_requests=self._known_requests(run, metadata.execution_log),
         )
-        primitives = Primitives(ctx, procedure)
         try:
-            sandbox = Sandbox(self.limits, seed=int(run.run_id[:8], 16))
-            ctx.caller_line = sandbox.caller_line
-            install_primitives(sandbox, primitives)
-            result = _run_code(sandbox, procedure, run.params)
-            run.result = check_outputs(procedure, result)
-            run.status = RunStatus.COMPLETED
-        except ProcedureWaitingForHuman as waiting:
-            run.status = RunStatus.WAITING_FOR_HUMAN
-            run.waiting_on_message_id = waiting.pending_message_id
-        except HitlbotError as exc:
-            run.status = RunStatus.FAILED
-            run.error = str(exc)
-        run.updated_at = self.clock()
+            result = self.executor.execute(job, self.clock, self.hitl_handler)
+        except ExecutionLost as lost:  # killed at a limit, or crashed: nothing of it was kept
+            result = ExecutionResult.failed(run, str(lost))
+            result.run.updated_at = self.clock()
+        result = self._commit(result)
+        return RunOutcome(run=result.run, pending=self._waiting_on(result), events=result.events)
+
+    def _known_requests(
+        self, run: RunRecord, log: list[CheckpointEntry]
+    ) -> list[PendingRequest] | None:
+        """The stored requests the log shows as waiting, when answers come from the store:
+        the execution gets them in its job, so it never needs the store itself."""
+        if not self._answers_from_store:
+            return None
+        found = (self.store.get_request(i) for i in waiting_request_ids(run, log))
+        return [request for request in found if request is not None]
+
+    def _commit(self, result: ExecutionResult) -> ExecutionResult:
+        """Save the execution at once; if the store refuses it, save that the run failed.
+
+        A run whose execution cannot be saved would otherwise stay RUNNING and be executed
+        again by every recovery, failing the same way each time.
+        """
+        try:
+            self._save(result)
+        except Exception as exc:  # refused by the store: its reason is the run's
+            first_line = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+            failed = ExecutionResult.failed(
+                result.run, f"what the run did could not be saved: {first_line}"
+            )
+            self._save(failed)  # when the store is down this fails too: nothing is marked
+            return failed
+        return result
+
+    def _save(self, result: ExecutionResult) -> None:
         self.store.commit_execution(
-            run,
-            log_entries=list(ctx.changed_entries.values()),
-            state=ctx.state,
-            events=ctx.events,
-            requests=ctx.new_requests,
+            result.run,
+            log_entries=result.log_entries,
+            state=result.state,
+            events=result.events,
+            requests=result.requests,
         )
-        pending = None
-        if run.waiting_on_message_id is not None:
-            pending = self.store.get_request(run.waiting_on_message_id)
-        return RunOutcome(run=run, pending=pending, events=ctx.events)
+
+    def _waiting_on(self, result: ExecutionResult) -> PendingRequest | None:
+        request_id = result.run.waiting_on_message_id
+        if request_id is None:
+            return None
+        new = next((r for r in result.requests if r.request_id == request_id), None)
+        return new or self.store.get_request(request_id)
 
     def _new_run_id(self) -> str:
         """A uuid whose 8-character prefix (used in request ids) no other run has."""
@@ -233,21 +270,3 @@ class Engine:
             run_id = uuid.uuid4().hex
             if not self.store.find_runs(run_id[:8]):
                 return run_id
-
-
-def _run_code(sandbox: Sandbox, procedure: Procedure, params: dict[str, Any]) -> Any:
-    """Run the procedure per the execution contract of `runtime.procedure`."""
-    chunk_name = os.path.basename(procedure.source_path)
-    # Blank lines in front make Lua's line numbers the file's line numbers.
-    source = "\n" * procedure.code_line_offset + procedure.code
-    if procedure.format is ProcedureFormat.TAC:
-        declarations.install(sandbox, params)
-        results = sandbox.call(sandbox.compile(source, chunk_name))
-        main = declarations.entry_point(sandbox)
-        if main is not None:
-            results = sandbox.call(main, params)
-    else:
-        sandbox.set_global("params", params)
-        sandbox.set_global("input", params)
-        results = sandbox.call(sandbox.compile(source, chunk_name))
-    return results[0] if results else None

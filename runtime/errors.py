@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 
+def format_bytes(size: int) -> str:
+    """A size as people write it in messages: 64 MiB, 512 KiB, 300 bytes."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):g} MiB"
+    if size >= 1024:
+        return f"{size / 1024:g} KiB"
+    return f"{size} bytes"
+
+
 class ProcedureWaitingForHuman(Exception):  # Tactus's name, kept for compatibility
     """Raised to exit a run that needs an answer. Never catchable from Lua (see sandbox)."""
 
@@ -59,11 +68,31 @@ class SandboxError(HitlbotError):
 
 
 class LimitExceeded(SandboxError):
-    """A run used more memory, instructions or wall time than its limit allows."""
+    """An execution went past one of its limits: memory, instructions or time.
 
-    def __init__(self, kind: str, limit: str) -> None:
+    `kind` names the limit ("memory", "instructions", "time"); the message says what happened
+    in the words of the person who reads the failed run, with the limit's value.
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
         self.kind = kind
-        super().__init__(f"{kind} limit exceeded ({limit})")
+        super().__init__(message)
+
+
+class QuotaExceeded(HitlbotError):
+    """A run tried to store more than one of its quotas allows (state, events, log, result).
+
+    Fatal like a limit: a procedure must not catch it and carry on storing.
+    """
+
+    def __init__(self, quota: str, message: str) -> None:
+        self.quota = quota
+        super().__init__(message)
+
+
+class ExecutionLost(HitlbotError):
+    """The process executing a procedure was killed or died: past its time or memory limit, or
+    crashed. Nothing of that execution was kept."""
 
 
 class UnknownRunError(HitlbotError):

@@ -7,11 +7,10 @@ requests (committed with the run) and the run suspends. Nothing here blocks: who
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from runtime.errors import HitlbotError, ProcedureWaitingForHuman
-from runtime.models import HITLRequest, HITLResponse
-from runtime.protocols import RunStore
+from runtime.models import HITLRequest, HITLResponse, PendingRequest
 
 
 class RequestCancelledError(HitlbotError):
@@ -19,10 +18,32 @@ class RequestCancelledError(HitlbotError):
         super().__init__(f"request {request_id} was cancelled")
 
 
-class StoreHITLHandler:
-    """`HITLHandler` over a `RunStore`."""
+class RequestLookup(Protocol):
+    """The part of a `RunStore` the handler needs (a snapshot of requests will do too)."""
 
-    def __init__(self, store: RunStore) -> None:
+    def get_request(self, request_id: str) -> PendingRequest | None: ...
+
+    def cancel_request(self, request_id: str) -> bool: ...
+
+
+class KnownRequests:
+    """Requests read from the store before an execution, for one that cannot reach the store
+    (it runs in a worker process): the requests its log shows as waiting."""
+
+    def __init__(self, requests: list[PendingRequest]) -> None:
+        self._requests = {request.request_id: request for request in requests}
+
+    def get_request(self, request_id: str) -> PendingRequest | None:
+        return self._requests.get(request_id)
+
+    def cancel_request(self, request_id: str) -> bool:
+        raise HitlbotError("requests are cancelled through the engine, not during an execution")
+
+
+class StoreHITLHandler:
+    """`HITLHandler` over a `RunStore` (or the `KnownRequests` read from one)."""
+
+    def __init__(self, store: RequestLookup) -> None:
         self.store = store
 
     def request_interaction(

@@ -10,6 +10,7 @@ and the field, because the person reading it has the file open, not our data str
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -26,6 +27,7 @@ from runtime.schema import parse_field
 TAC_SUFFIXES = (".tac", ".lua")
 CATALOG_SUFFIXES = (".yaml", ".yml", *TAC_SUFFIXES)
 MAX_FILE_BYTES = 1024 * 1024  # procedures are glue code; anything bigger is a mistake
+MAX_YAML_VALUES = 100_000
 FIELD_SECTIONS = ("params", "outputs", "state")
 
 # Top-level YAML keys with a meaning; everything else is kept in `Procedure.config`.
@@ -138,8 +140,13 @@ def _procedure(
     )
 
 
-def load_catalog(directory: str | Path) -> Catalog:
-    """Load every procedure file of a directory (not recursive), keyed by procedure id."""
+def load_catalog(directory: str | Path, load: Callable[[str], Procedure] | None = None) -> Catalog:
+    """Load every procedure file of a directory (not recursive), keyed by procedure id.
+
+    `load` reads one file (by default `load_procedure`, here; a host that loads other
+    people's files passes one that reads them in a worker process).
+    """
+    load = load or load_procedure
     root = Path(directory)
     if not root.is_dir():
         problem = "is not a directory" if root.exists() else "no such directory"
@@ -161,7 +168,7 @@ def load_catalog(directory: str | Path) -> Catalog:
             )
             continue
         try:
-            procedures[path.stem] = load_procedure(path)
+            procedures[path.stem] = load(str(path))
         except ProcedureLoadError as exc:
             errors.append(exc)
     return Catalog(procedures, errors)
@@ -287,6 +294,12 @@ def _parse_yaml(where: str, text: str) -> tuple[yaml.Node | None, Any]:
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
+        if node is not None and _expanded_size(node) > MAX_YAML_VALUES:
+            raise ProcedureLoadError(
+                where,
+                f"the YAML expands to more than {MAX_YAML_VALUES:,} values (aliases of "
+                "aliases?); procedures are not that big",
+            )
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -299,6 +312,23 @@ def _parse_yaml(where: str, text: str) -> tuple[yaml.Node | None, Any]:
     finally:
         loader.dispose()
     return node, data
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many values the document holds once every alias is expanded (an alias is a
+    reference, so a few lines of `&a [*b, *b, *b, *b]` describe billions of values, which
+    whatever later copies or serialises the data would build). Stops counting past the limit.
+    """
+    count, stack = 0, [root]
+    while stack and count <= MAX_YAML_VALUES:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack += (key, value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+    return count
 
 
 def _yaml_format(data: dict[str, Any], fail: Any) -> tuple[ProcedureFormat, str]:

@@ -30,6 +30,7 @@ from runtime.models import (
     RunStatus,
     utc_now,
 )
+from runtime.quotas import ENTRY_OVERHEAD, RunUsage
 from runtime.store_rules import (
     StateKeyMethods,
     check_checkpoint_name,
@@ -240,21 +241,22 @@ class MemoryStore(StateKeyMethods):
         run: RunRecord,
         *,
         log_entries: list[CheckpointEntry],
-        state: dict[str, Any],
+        state: dict[str, Any] | None,
         events: list[RunEvent],
         requests: list[PendingRequest],
     ) -> None:
         # Serialise everything first: a value that is not JSON fails before anything changes.
         record = model_json(run.model_copy(update={"updated_at": utc_now()}))
         log = {entry.position: model_json(entry) for entry in log_entries}
-        state_text = _dump(state)
+        state_text = _dump(state) if state is not None else None
         new_events = [(event.run_id, event.seq, model_json(event)) for event in events]
         new_requests = [(request.request_id, model_json(request)) for request in requests]
         with self._lock:
             data = self._data(run.run_id)
             data.record = record
             data.log.update(log)
-            data.state = state_text
+            if state_text is not None:
+                data.state = state_text
             for run_id, seq, text in new_events:
                 self._data(run_id).events.setdefault(seq, text)  # appended once per seq
             for request_id, text in new_requests:
@@ -309,6 +311,22 @@ class MemoryStore(StateKeyMethods):
             data = self._runs.get(run_id)
             texts = [data.events[seq] for seq in sorted(data.events)] if data else []
         return [_thaw(RunEvent, text) for text in texts]
+
+    def run_usage(self, run_id: str) -> RunUsage:
+        with self._lock:
+            data = self._runs.get(run_id)
+            if data is None:
+                return RunUsage()
+            payloads = [len(_dump(json.loads(text)["payload"])) for text in data.events.values()]
+            stored = (json.loads(text) for text in self._requests.values())
+            requests = [len(_dump(r["request"])) for r in stored if r["run_id"] == run_id]
+            return RunUsage(
+                events=len(payloads),
+                event_bytes=sum(payloads) + ENTRY_OVERHEAD * len(payloads),
+                next_event_seq=max(data.events, default=-1) + 1,
+                log_entries=len(data.log),
+                log_bytes=sum(len(text) for text in data.log.values()) + sum(requests),
+            )
 
     # --- annotations: hosts' notes about runs --------------------------------------------------
 

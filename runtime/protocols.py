@@ -24,6 +24,7 @@ from runtime.models import (
     RunRecord,
     RunStatus,
 )
+from runtime.quotas import RunUsage
 
 
 @runtime_checkable
@@ -89,15 +90,15 @@ class RunStore(StorageBackend, Protocol):
         run: RunRecord,
         *,
         log_entries: list[CheckpointEntry],
-        state: dict[str, Any],
+        state: dict[str, Any] | None,
         events: list[RunEvent],
         requests: list[PendingRequest],
     ) -> None:
         """Atomically save what one execution produced.
 
         `log_entries` are new or changed positions (upserted by position), `state` replaces the
-        state snapshot, `events` are appended, `requests` are inserted unless their id exists.
-        The run row (status, result, error, waiting_on_message_id) is replaced.
+        state snapshot (None keeps it), `events` are appended, `requests` are inserted unless
+        their id exists. The run row (status, result, error, waiting_on_message_id) is replaced.
         """
 
     def save_request(self, request: PendingRequest) -> None:
@@ -120,6 +121,11 @@ class RunStore(StorageBackend, Protocol):
         """Mark a still-unanswered request cancelled. True if this call cancelled it."""
 
     def list_events(self, run_id: str) -> list[RunEvent]: ...
+
+    def run_usage(self, run_id: str) -> RunUsage:
+        """What the run has stored so far, measured against its quotas before an execution:
+        events (count, bytes, the next event number) and execution log (positions, bytes of
+        the entries and of the requests stored with them)."""
 
     def set_annotation(self, run_id: str, key: str, value: Any) -> None:
         """Store a host's note about a run (e.g. where a request was posted); upsert."""

@@ -48,8 +48,10 @@ import lupa.lua54 as lua54
 from runtime.errors import (
     LimitExceeded,
     ProcedureWaitingForHuman,
+    QuotaExceeded,
     ReplayDivergenceError,
     SandboxError,
+    format_bytes,
 )
 from runtime.lua_patterns import PATTERN_BUDGET, lua_pattern_cost, lua_pattern_limit
 
@@ -60,6 +62,9 @@ HOOK_INTERVAL = 10_000
 # Data copied between Lua and the host: nesting depth, and values per copy.
 MAX_DEPTH = 100
 MAX_ITEMS = 100_000
+# Values per copy into Lua: host data (state, answers, decoded JSON) is already bounded by
+# quotas; this bound is for what a primitive might build from a small input.
+MAX_VALUES_TO_LUA = 1_000_000
 # Longest error message passed on (a procedure can raise megabytes).
 MAX_MESSAGE = 2_000
 
@@ -67,6 +72,7 @@ MAX_MESSAGE = 2_000
 _FATAL_TYPES: tuple[type[BaseException], ...] = (
     ProcedureWaitingForHuman,
     LimitExceeded,
+    QuotaExceeded,
     ReplayDivergenceError,
 )
 
@@ -78,6 +84,9 @@ class SandboxLimits:
     memory_bytes: int = 64 * 1024 * 1024
     instructions: int = 200_000_000
     wall_seconds: float = 30.0
+    process_memory_bytes: int | None = None
+    """The OS memory limit of the process executing (set by a worker; None: none of ours).
+    Only named in the error when memory runs out outside Lua."""
 
     def __post_init__(self) -> None:
         for name in ("memory_bytes", "instructions", "wall_seconds"):
@@ -167,10 +176,12 @@ class Sandbox:
     def _limit_exceeded(self, kind: str) -> LimitExceeded:
         limits = self.limits
         if kind == "memory":
-            return LimitExceeded("memory", _format_bytes(limits.memory_bytes))
+            return lua_memory_exceeded(limits.memory_bytes)
         if kind == "instructions":
-            return LimitExceeded("instructions", f"{limits.instructions:,} instructions")
-        return LimitExceeded("wall-clock", f"{limits.wall_seconds:g} s of wall time")
+            return LimitExceeded(
+                "instructions", f"the procedure ran more than {limits.instructions:,} instructions"
+            )
+        return time_limit_exceeded(limits.wall_seconds)
 
     def _lift(self) -> None:
         """Python holds control: no memory limit, so lupa's pushes into Lua cannot fail."""
@@ -211,6 +222,9 @@ class Sandbox:
             return True, self.to_lua(result)
         except _FATAL_TYPES as exc:
             self.abort(exc)
+            return False, b""
+        except MemoryError:  # a primitive ran the process out: never catchable from Lua
+            self.abort(host_memory_exceeded(self.limits.process_memory_bytes))
             return False, b""
         except Exception as exc:  # every error must reach Lua as a message
             return False, (str(exc) or type(exc).__name__).encode("utf-8", "replace")
@@ -301,8 +315,12 @@ class Sandbox:
     # -- value conversion ---------------------------------------------------------------------
 
     def to_lua(self, value: Any) -> Any:
-        """Copy plain Python data into fresh Lua values (lists become 1-based arrays)."""
-        data = _lua_data(value, 0)
+        """Copy plain Python data into fresh Lua values (lists become 1-based arrays).
+
+        Bounded like copies out of Lua: a primitive (`Json.decode` of a huge array, say)
+        cannot make the host build an unbounded copy.
+        """
+        data = _lua_data(value, 0, [MAX_VALUES_TO_LUA])
         if isinstance(data, dict | list):
             return self._lua.table_from(data, recursive=True)
         return data
@@ -357,10 +375,20 @@ def _as_lua_integer(value: int) -> int:
     return (value + 2**63) % 2**64 - 2**63
 
 
-def _format_bytes(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):g} MiB"
-    return f"{size / 1024:g} KiB"
+def lua_memory_exceeded(limit_bytes: int) -> LimitExceeded:
+    return LimitExceeded(
+        "memory", f"the procedure used more than {format_bytes(limit_bytes)} of Lua memory"
+    )
+
+
+def host_memory_exceeded(limit_bytes: int | None) -> LimitExceeded:
+    """Memory ran out outside Lua (in a primitive, or copying data): the worker's OS limit."""
+    limit = f"more than {format_bytes(limit_bytes)}" if limit_bytes else "all the memory it may"
+    return LimitExceeded("memory", f"the procedure used {limit} of memory")
+
+
+def time_limit_exceeded(seconds: float) -> LimitExceeded:
+    return LimitExceeded("time", f"the procedure exceeded its {seconds:g} s time limit")
 
 
 def _decoded(value: Any) -> Any:
@@ -374,8 +402,14 @@ def _lua_error_text(exc: Exception) -> str:
     return message.encode("latin-1").decode("utf-8", "replace").strip()[:MAX_MESSAGE]
 
 
-def _lua_data(value: Any, depth: int) -> Any:
-    """Validated plain data for lupa: strings as UTF-8 bytes, nothing lupa would wrap."""
+def _lua_data(value: Any, depth: int, left: list[int]) -> Any:
+    """Validated plain data for lupa: strings as UTF-8 bytes, nothing lupa would wrap.
+
+    `left` counts down the values this copy may still hold.
+    """
+    left[0] -= 1
+    if left[0] < 0:
+        raise SandboxError(f"cannot pass more than {MAX_VALUES_TO_LUA:,} values to Lua at once")
     if value is None or isinstance(value, bool | float | bytes):
         return value
     if isinstance(value, int):
@@ -387,9 +421,9 @@ def _lua_data(value: Any, depth: int) -> Any:
     if depth >= MAX_DEPTH:
         raise SandboxError(f"data nested deeper than {MAX_DEPTH} levels cannot be passed to Lua")
     if isinstance(value, dict):
-        return {_lua_key(k): _lua_data(v, depth + 1) for k, v in value.items()}
+        return {_lua_key(k): _lua_data(v, depth + 1, left) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_lua_data(v, depth + 1) for v in value]
+        return [_lua_data(v, depth + 1, left) for v in value]
     raise SandboxError(f"cannot pass a {type(value).__name__} to Lua")
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Insert, Table, delete, false, func, select, update
+from sqlalchemy import Connection, Insert, Table, Text, cast, delete, false, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -38,6 +38,7 @@ from runtime.models import (
     RunStatus,
     utc_now,
 )
+from runtime.quotas import ENTRY_OVERHEAD, RunUsage
 from runtime.store_rules import (
     StateKeyMethods,
     check_checkpoint_name,
@@ -286,7 +287,7 @@ class SqlStore(StateKeyMethods):
         run: RunRecord,
         *,
         log_entries: list[CheckpointEntry],
-        state: dict[str, Any],
+        state: dict[str, Any] | None,
         events: list[RunEvent],
         requests: list[PendingRequest],
     ) -> None:
@@ -296,7 +297,8 @@ class SqlStore(StateKeyMethods):
             conn.execute(self._upsert(runs, "run_id").values(run_row))
             if log_rows:
                 conn.execute(self._upsert(execution_log, "run_id", "position"), log_rows)
-            self._put_state(conn, run.run_id, state)
+            if state is not None:
+                self._put_state(conn, run.run_id, state)
             if events:
                 rows = [_row(event) for event in events]
                 conn.execute(self._insert_new(run_events, "run_id", "seq"), rows)
@@ -349,6 +351,34 @@ class SqlStore(StateKeyMethods):
         with self._db.read() as conn:
             rows = conn.execute(query).all()
         return [RunEvent.model_validate(dict(row._mapping)) for row in rows]
+
+    def run_usage(self, run_id: str) -> RunUsage:
+        events, log, requests = run_events, execution_log, pending_requests
+        with self._db.read() as conn:
+            count, event_bytes, next_seq = conn.execute(
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(func.length(cast(events.c.payload, Text))), 0),
+                    func.coalesce(func.max(events.c.seq) + 1, 0),
+                ).where(events.c.run_id == run_id)
+            ).one()
+            entries, log_bytes = conn.execute(
+                select(func.count(), func.coalesce(func.sum(func.length(log.c.entry)), 0)).where(
+                    log.c.run_id == run_id
+                )
+            ).one()
+            request_bytes = conn.scalar(
+                select(
+                    func.coalesce(func.sum(func.length(cast(requests.c.request, Text))), 0)
+                ).where(requests.c.run_id == run_id)
+            )
+        return RunUsage(
+            events=count,
+            event_bytes=event_bytes + ENTRY_OVERHEAD * count,
+            next_event_seq=next_seq,
+            log_entries=entries,
+            log_bytes=log_bytes + request_bytes,
+        )
 
     # --- annotations: hosts' notes about runs --------------------------------------------------
 

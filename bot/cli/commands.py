@@ -7,10 +7,12 @@ turned into one line by `bot.cli.app`; here they only need a message that says w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +33,8 @@ from bot.cli.store import DEFAULT_DB, is_missing_file, open_store
 from runtime.engine import Engine
 from runtime.errors import HitlbotError, UnknownRunError
 from runtime.lint import LintIssue, lint_procedure
-from runtime.loader import load_procedure
 from runtime.models import RunRecord, RunStatus, utc_now
+from runtime.pool import WorkerPool
 from runtime.protocols import RunStore
 
 EXIT_OK = 0
@@ -130,25 +132,39 @@ def parse_params(items: list[str]) -> dict[str, str]:
     return params
 
 
+@contextlib.contextmanager
+def worker() -> Iterator[WorkerPool]:
+    """One worker process, started on first use: procedures are read and executed there, as
+    the bot's are, so the limits hold whatever the file does and Ctrl-C is never stuck behind
+    a long Lua instruction."""
+    workers = WorkerPool(1)
+    try:
+        yield workers
+    finally:
+        workers.close()
+
+
 def run_command(args: argparse.Namespace) -> int:
     user = current_user()
     params = parse_params(args.param)
     channel = open_channel(args, user)  # reads and checks the answers file before anything runs
-    procedure = load_procedure(args.file)
-    # Resume reloads the file from the run's source_path, maybe from another directory.
-    procedure = procedure.model_copy(update={"source_path": os.path.abspath(procedure.source_path)})
-    with open_store(args.db) as store:
-        engine = Engine(store)
-        outcome = engine.start(procedure, params, started_by=user, params_from_strings=True)
-        channel.transcript.started(outcome.run, procedure.name)
-        end = drive(engine, outcome, channel.answers, channel.transcript)
-        return conclude(store, end, args, channel)
+    with worker() as workers:
+        procedure = workers.load(args.file)
+        # Resume reloads the file from the run's source_path, maybe from another directory.
+        path = os.path.abspath(procedure.source_path)
+        procedure = procedure.model_copy(update={"source_path": path})
+        with open_store(args.db) as store:
+            engine = Engine(store, executor=workers)
+            outcome = engine.start(procedure, params, started_by=user, params_from_strings=True)
+            channel.transcript.started(outcome.run, procedure.name)
+            end = drive(engine, outcome, channel.answers, channel.transcript)
+            return conclude(store, end, args, channel)
 
 
 def resume_command(args: argparse.Namespace) -> int:
     channel = open_channel(args, current_user())
-    with open_store(args.db, must_exist=True) as store:
-        engine = Engine(store)
+    with open_store(args.db, must_exist=True) as store, worker() as workers:
+        engine = Engine(store, executor=workers)
         try:
             run = engine.get_run(args.run_id)
         except UnknownRunError as exc:

@@ -8,18 +8,33 @@ from typing import Any
 
 from runtime.context import ExecutionContext
 from runtime.errors import HitlbotError
+from runtime.quotas import json_size
 
 LOG_LEVELS = {"debug": "debug", "info": "info", "warn": "warning", "warning": "warning"}
 LOG_LEVELS["error"] = "error"
 ALERT_LEVELS = ("info", "warning", "error", "critical")
+# Longest `os.date` format: C's strftime pads `%255Y` to 255 characters, so a long format of
+# those would make a string of gigabytes in one call.
+MAX_DATE_FORMAT = 200
+# Longest text `Json.decode` takes: the objects it builds cost many times the text's size.
+MAX_JSON_TEXT = 4 * 1024 * 1024
 
 
 class StatePrimitive:
-    """`State` and the `state` proxy over the run's state, which replay rebuilds from scratch."""
+    """`State` and the `state` proxy over the run's state, which replay rebuilds from scratch.
+
+    The state's stored size is kept up to date key by key (each change costs the size of what
+    changed, not of the whole state), and checked against the run's quota before the change is
+    made: a loop of `State.append` stops at the quota, not when the host runs out of memory.
+    """
 
     def __init__(self, ctx: ExecutionContext, defaults: dict[str, Any]) -> None:
         self.ctx = ctx
-        ctx.state.update({k: v for k, v in defaults.items() if v is not None})
+        self._sizes: dict[str, int] = {}
+        self._total = len("{}")
+        for key, value in defaults.items():
+            if value is not None:
+                self._put(key, value)
 
     def get(self, key: str, default: Any = None) -> Any:
         value = self.ctx.state.get(_key(key))
@@ -27,26 +42,30 @@ class StatePrimitive:
 
     def set(self, key: str, value: Any) -> None:
         if value is None:
-            self.ctx.state.pop(_key(key), None)
+            self._drop(_key(key))
         else:
-            self.ctx.state[_key(key)] = value
+            self._put(_key(key), value)
 
     def increment(self, key: str, amount: Any = None) -> Any:
         step = 1 if amount is None else amount
         current = self.ctx.state.get(_key(key), 0)
         if not _is_number(current) or not _is_number(step):
             raise HitlbotError(f"State.increment: {key!r} does not hold a number")
-        self.ctx.state[_key(key)] = current + step
+        self._put(_key(key), current + step)
         return current + step
 
     def append(self, key: str, value: Any) -> int:
-        items = self.ctx.state.get(_key(key))
+        key = _key(key)
+        items = self.ctx.state.get(key)
         if items is None or items == {}:
             items = []
         if not isinstance(items, list):
             raise HitlbotError(f"State.append: {key!r} does not hold a list")
+        base = self._sizes.get(key) or _entry_size(key, [])
+        size = base + json_size(value) + (1 if items else 0)
+        self._resize(key, size)
         items.append(value)
-        self.ctx.state[_key(key)] = items
+        self.ctx.state[key] = items
         return len(items)
 
     def all(self) -> dict[str, Any]:
@@ -54,9 +73,26 @@ class StatePrimitive:
 
     def clear(self) -> None:
         self.ctx.state.clear()
+        self._sizes.clear()
+        self._total = len("{}")
 
     def delete(self, key: str) -> None:
-        self.ctx.state.pop(_key(key), None)
+        self._drop(_key(key))
+
+    def _put(self, key: str, value: Any) -> None:
+        self._resize(key, _entry_size(key, value))
+        self.ctx.state[key] = value
+
+    def _drop(self, key: str) -> None:
+        self._total -= self._sizes.pop(key, 0)
+        self.ctx.state.pop(key, None)
+
+    def _resize(self, key: str, size: int) -> None:
+        """Make `key` take `size` bytes, if the quota allows (checked before any change)."""
+        total = self._total - self._sizes.get(key, 0) + size
+        self.ctx.meter.check_state(total)
+        self._sizes[key] = size
+        self._total = total
 
 
 class StagePrimitive:
@@ -119,6 +155,10 @@ def json_encode(value: Any) -> str:
 def json_decode(text: Any) -> Any:
     if not isinstance(text, str):
         raise HitlbotError("Json.decode takes a string")
+    if len(text) > MAX_JSON_TEXT:
+        raise HitlbotError(
+            f"Json.decode takes at most {MAX_JSON_TEXT // (1024 * 1024)} MiB of text"
+        )
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -146,6 +186,8 @@ class RecordedClock:
 
     def date(self, fmt: Any = None, when: Any = None) -> Any:
         fmt = "%c" if fmt is None else str(fmt)
+        if len(fmt) > MAX_DATE_FORMAT:
+            raise HitlbotError(f"os.date: the format is longer than {MAX_DATE_FORMAT} characters")
         if when is None:
             when = self._reading("os_date", lambda: int(self.ctx.clock().timestamp()))
         utc = fmt.startswith("!")
@@ -182,6 +224,11 @@ def _time_from_table(t: dict[str, Any]) -> int:
     except (KeyError, TypeError, ValueError):
         raise HitlbotError("os.time: the table needs year, month and day") from None
     return int(time.mktime((*fields, 0, 0, -1)))
+
+
+def _entry_size(key: str, value: Any) -> int:
+    """Bytes of `"key":value,` in the stored state."""
+    return json_size(key) + json_size(value) + 2
 
 
 def _key(key: Any) -> str:

@@ -249,7 +249,6 @@ def test_the_seed_human_primitive_api_exists_and_flushes_notifications(lua, stor
         [],
         StoreHITLHandler(store),
         clock=FakeClock(),
-        first_event_seq=lambda: 0,
     )
     human = HumanPrimitive(Recorder(), ctx, {"decl": {"message": "m"}})
     for name in ("approve", "input", "review", "notify", "escalate", "flush_recordings"):

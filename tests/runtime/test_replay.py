@@ -1,13 +1,35 @@
-"""Durable exit-and-resume: suspension, replay, divergence, and what must never happen twice."""
+"""Durable exit-and-resume: suspension, replay, divergence, and what must never happen twice.
+
+Every test runs twice: with executions in the test's thread, and in worker processes (as the
+bot and the CLI execute them), so the replay contract is the same wherever a run executes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from runtime.engine import AlreadyAnsweredError
+from runtime.engine import AlreadyAnsweredError, Engine
+from runtime.memory_store import MemoryStore
 from runtime.models import RunStatus
+from runtime.pool import WorkerPool
 from runtime.sandbox import SandboxLimits
 from tests.conftest import FakeClock
+
+
+@pytest.fixture(scope="module")
+def workers() -> Iterator[WorkerPool]:
+    pool = WorkerPool(2)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(params=["in-thread", "in-worker"])
+def engine(
+    request: pytest.FixtureRequest, store: MemoryStore, clock: FakeClock, workers: WorkerPool
+) -> Engine:
+    return Engine(store, clock=clock, executor=workers if request.param == "in-worker" else None)
 
 
 def test_a_request_without_an_answer_suspends_the_run_and_runs_nothing_after_it(lua, store):
@@ -297,14 +319,13 @@ def test_resuming_twice_with_one_answer_completes_once(lua, store):
     assert [e.kind for e in store.list_events(outcome.run.run_id)] == ["notify"]
 
 
-def test_a_run_that_exceeds_a_limit_fails_and_others_keep_working(store, clock, lua):
-    from runtime.engine import Engine
-
-    tight = Engine(store, clock=clock, limits=SandboxLimits(instructions=1_000_000))
+def test_a_run_that_exceeds_a_limit_fails_and_others_keep_working(store, clock, lua, engine):
+    limits = SandboxLimits(instructions=1_000_000)
+    tight = Engine(store, clock=clock, limits=limits, executor=engine.executor)
     loop = lua("while true do end").procedure
     failed = tight.start(loop)
     assert failed.run.status is RunStatus.FAILED
-    assert "instructions limit exceeded" in failed.run.error
+    assert failed.run.error == "the procedure ran more than 1,000,000 instructions"
     fine = tight.start(lua("return 1 + 1").procedure)
     assert fine.run.result == 2
 

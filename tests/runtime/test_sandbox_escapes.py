@@ -38,8 +38,14 @@ def fails(message: str) -> Expect:
     return Expect(SandboxError, message)
 
 
+LIMIT_MESSAGES = {
+    "memory": r"^the procedure used more than \d+ [KM]iB of Lua memory$",
+    "instructions": r"^the procedure ran more than [\d,]+ instructions$",
+}
+
+
 def hits(limit: str) -> Expect:
-    return Expect(LimitExceeded, rf"^{limit} limit exceeded \(")
+    return Expect(LimitExceeded, LIMIT_MESSAGES[limit])
 
 
 def returns(check: Callable[[list[Any]], bool]) -> Expect:

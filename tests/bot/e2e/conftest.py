@@ -18,6 +18,7 @@ import hmac
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -53,6 +54,7 @@ USER_IDS = {"alice": ALICE, "bob": BOB, "carol": CAROL, "dave": DAVE}
 EVENT_RETRY_DELAYS = "1,2,4"
 START_TIMEOUT = 30.0
 WAIT_TIMEOUT = 10.0
+TIME_LIMIT = 5  # seconds one execution may take in the e2e bot
 
 RUN_ID = re.compile(r"run `([0-9a-f]{8})`")
 
@@ -167,7 +169,13 @@ class Stack:
     def db_url(self) -> str:
         return f"sqlite:///{self.db_path}"
 
+    @property
+    def procedures_dir(self) -> Path:
+        """The bot's procedures: a copy of PROCEDURES that a test may add a file to."""
+        return self.workdir / "procedures"
+
     def start(self) -> None:
+        shutil.copytree(PROCEDURES, self.procedures_dir)
         self.start_devslack()
         self.start_bot()
 
@@ -210,9 +218,11 @@ class Stack:
             SLACK_BOT_TOKEN=self.env["SLACK_BOT_TOKEN"],
             SLACK_API_URL=self.env["SLACK_API_URL"],
             HITLBOT_DATABASE_URL=self.db_url,
-            HITLBOT_PROCEDURES_DIR=str(PROCEDURES),
+            HITLBOT_PROCEDURES_DIR=str(self.procedures_dir),
             # A killed bot is taken for dead after 3 s, so crash tests stay short.
             HITLBOT_HEARTBEAT_SECONDS="1",
+            # Runs that never finish on their own end at 5 s, so limit tests stay short.
+            HITLBOT_TIME_LIMIT_SECONDS=str(TIME_LIMIT),
         )
         if self.mode == "socket":
             env["SLACK_APP_TOKEN"] = self.env["SLACK_APP_TOKEN"]
