@@ -47,6 +47,7 @@ from runtime.errors import (
     format_bytes,
 )
 from runtime.execution import ExecutionJob, ExecutionResult, execute
+from runtime.lint import LintIssue, lint_procedure
 from runtime.loader import load_procedure
 from runtime.models import HITLRequest, PendingRequest
 from runtime.procedure import Procedure
@@ -80,6 +81,8 @@ class Executor(Protocol):
 
     def load(self, path: str) -> Procedure: ...
 
+    def lint(self, path: str) -> list[LintIssue]: ...
+
     def close(self) -> None: ...
 
 
@@ -93,13 +96,11 @@ class InlineExecutor:
     ) -> ExecutionResult:
         return execute(job, clock, handler)
 
-    def _load_death(self, process: _Process) -> str:
-        if process.exit_status in (-signal.SIGKILL, -signal.SIGABRT):
-            return f"loading it used more than {format_bytes(self.memory_bytes)} of memory"
-        return f"loading it stopped the process reading it ({process.how_it_ended()})"
-
     def load(self, path: str) -> Procedure:
         return load_procedure(path)
+
+    def lint(self, path: str) -> list[LintIssue]:
+        return lint_procedure(path)
 
     def close(self) -> None:
         pass
@@ -416,11 +417,30 @@ class WorkerPool:
     def load(self, path: str) -> Procedure:
         """Read a procedure file in a worker (a `.tac` file runs its top-level code to declare
         itself): a file that never finishes, or fills memory, costs one bounded worker."""
+        header, body = self._file_job("load", path)
+        if header["op"] == "procedure":
+            return Procedure.model_validate_json(body)
+        raise ProcedureLoadError(
+            str(header.get("path") or path),
+            str(header.get("message")),
+            line=header.get("line"),
+            field=header.get("field"),
+        )
+
+    def lint(self, path: str) -> list[LintIssue]:
+        """`runtime.lint.lint_procedure`, in a worker, for the same reasons as `load`."""
+        try:
+            _, body = self._file_job("lint", path)
+        except ProcedureLoadError as exc:
+            return [LintIssue("error", exc.line, exc.detail)]
+        return [LintIssue(severity, line, message) for severity, line, message in json.loads(body)]
+
+    def _file_job(self, op: str, path: str) -> tuple[dict[str, Any], bytes]:
         started = time.monotonic()
         with self._worker() as process:
             outcome = "lost"
             try:
-                process.send({"op": "load", "path": path})
+                process.send({"op": op, "path": path})
                 header, body = process.receive(started + self.load_seconds)
                 outcome = "ok"
             except _Timeout:
@@ -434,19 +454,18 @@ class WorkerPool:
             except _Died:
                 process.reap()
                 raise ProcedureLoadError(path, self._load_death(process)) from None
+            except WireError as exc:
+                process.kill()
+                log.error("worker %s sent a malformed reply: %s", process.pid, exc)
+                raise ProcedureLoadError(path, "the process reading it failed") from None
             finally:
-                self._report("load", process, started, outcome)
-            if header["op"] == "procedure":
-                return Procedure.model_validate_json(body)
-            if header["op"] == "load_error":
-                raise ProcedureLoadError(
-                    str(header.get("path") or path),
-                    str(header.get("message")),
-                    line=header.get("line"),
-                    field=header.get("field"),
-                )
-            process.kill()
-            raise ProcedureLoadError(path, "the process reading it failed")
+                self._report(op, process, started, outcome)
+        return header, body
+
+    def _load_death(self, process: _Process) -> str:
+        if process.exit_status in (-signal.SIGKILL, -signal.SIGABRT):
+            return f"loading it used more than {format_bytes(self.memory_bytes)} of memory"
+        return f"loading it stopped the process reading it ({process.how_it_ended()})"
 
     def _report(self, op: str, process: _Process, started: float, outcome: str) -> None:
         seconds = time.monotonic() - started

@@ -24,11 +24,14 @@ What a procedure can reach is decided here and nowhere else:
   so the memory cap is lifted whenever Python holds control and restored whenever procedure
   code runs again.
 
-Known gaps: a `__close` handler that raises replaces a memory error like any other error (the
-cap still holds: the procedure only carries on within it). And a table whose integer keys all
-collide in Lua's hash makes a single store cost O(n^2) inside one VM instruction (a rehash),
-which no hook can interrupt: measured 30 s with 16 MiB, 8 minutes with 64 MiB. Only running
-an execution in a process that can be killed bounds that.
+What a sandbox cannot bound on its own, the worker process around it does (`runtime.pool`):
+a table whose integer keys all collide in Lua's hash makes a single store cost O(n^2) inside
+one VM instruction (a rehash), which no hook can interrupt (minutes at 64 MiB); the worker is
+killed at the time limit. Memory the host allocates for a primitive counts against the worker's
+OS limit, and running out of it in a primitive is fatal here like any limit.
+
+Known gap: a `__close` handler that raises replaces a memory error like any other error (the
+cap still holds: the procedure only carries on within it).
 """
 
 from __future__ import annotations

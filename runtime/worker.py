@@ -37,6 +37,7 @@ from runtime.errors import (
     format_bytes,
 )
 from runtime.execution import ExecutionJob, execute
+from runtime.lint import lint_procedure
 from runtime.loader import load_procedure
 from runtime.models import HITLRequest, HITLResponse
 from runtime.sandbox import Sandbox, host_memory_exceeded
@@ -110,6 +111,8 @@ class Worker:
                 self.execute(body)
             elif op == "load":
                 self.load(str(header.get("path")))
+            elif op == "lint":
+                self.lint(str(header.get("path")))
             else:
                 self.send({"op": "error", "message": f"unknown op {op!r}"})
 
@@ -151,6 +154,11 @@ class Worker:
             self.send({"op": "load_error", "path": path, "message": message})
             return
         self._finish({"op": "procedure"}, procedure.model_dump_json().encode())
+
+    def lint(self, path: str) -> None:
+        self._limit_cpu(10.0)
+        issues = [[i.severity, i.line, i.message] for i in lint_procedure(path)]
+        self._finish({"op": "lint"}, json.dumps(issues).encode())
 
     def _finish(self, header: dict[str, Any], body: bytes = b"") -> None:
         """Reply; a worker that used half its memory budget asks to be replaced."""

@@ -32,7 +32,7 @@ from bot.cli.session import SessionEnd, drive
 from bot.cli.store import DEFAULT_DB, is_missing_file, open_store
 from runtime.engine import Engine
 from runtime.errors import HitlbotError, UnknownRunError
-from runtime.lint import LintIssue, lint_procedure
+from runtime.lint import LintIssue
 from runtime.models import RunRecord, RunStatus, utc_now
 from runtime.pool import WorkerPool
 from runtime.protocols import RunStore
@@ -62,6 +62,18 @@ def current_user() -> str | None:
         return None
 
 
+@contextlib.contextmanager
+def worker() -> Iterator[WorkerPool]:
+    """One worker process, started on first use: procedures are read and executed there, as
+    the bot's are, so the limits hold whatever the file does and Ctrl-C is never stuck behind
+    a long Lua instruction."""
+    workers = WorkerPool(1)
+    try:
+        yield workers
+    finally:
+        workers.close()
+
+
 # -- validate ----------------------------------------------------------------------------------
 
 
@@ -73,13 +85,14 @@ def finding_line(path: str, issue: LintIssue) -> str:
 
 def validate_command(args: argparse.Namespace) -> int:
     errors = 0
-    for path in args.files:
-        issues = lint_procedure(path)
-        for issue in issues:
-            print(finding_line(path, issue))
-        errors += sum(1 for issue in issues if issue.severity == "error")
-        if not issues:
-            print(f"{path}: ok")
+    with worker() as workers:  # reading a `.tac` file runs its top level
+        for path in args.files:
+            issues = workers.lint(path)
+            for issue in issues:
+                print(finding_line(path, issue))
+            errors += sum(1 for issue in issues if issue.severity == "error")
+            if not issues:
+                print(f"{path}: ok")
     return EXIT_FAILED if errors else EXIT_OK
 
 
@@ -130,18 +143,6 @@ def parse_params(items: list[str]) -> dict[str, str]:
             raise UsageError(f"--param {key} is given twice")
         params[key] = value
     return params
-
-
-@contextlib.contextmanager
-def worker() -> Iterator[WorkerPool]:
-    """One worker process, started on first use: procedures are read and executed there, as
-    the bot's are, so the limits hold whatever the file does and Ctrl-C is never stuck behind
-    a long Lua instruction."""
-    workers = WorkerPool(1)
-    try:
-        yield workers
-    finally:
-        workers.close()
 
 
 def run_command(args: argparse.Namespace) -> int:

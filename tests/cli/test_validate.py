@@ -75,6 +75,24 @@ def test_a_lua_syntax_error_in_a_tac_file(cli: Cli):
     assert line.startswith(f"{path}:4: error: Lua syntax error")
 
 
+HOSTILE_TAC = """\
+-- integer keys that all collide in Lua's hash: one store runs for minutes in one instruction
+local t = {}
+for i = 1, 2^18 + 1 do t[i * (2^19 - 1)] = true end
+Procedure { function(input) return 1 end }
+"""
+
+
+def test_a_file_whose_top_level_never_finishes_is_reported_not_waited_for(cli: Cli):
+    path = cli.write("hostile.tac", HOSTILE_TAC)
+    result = cli("validate", path, EXAMPLES / "deploy_approval.yaml")
+    assert result.code == 1
+    assert result.stdout.splitlines() == [
+        f"{path}: error: loading it took longer than 5 s (its top-level code never finished)",
+        f"{EXAMPLES / 'deploy_approval.yaml'}: ok",
+    ]
+
+
 def test_several_files_one_bad(cli: Cli):
     good = EXAMPLES / "deploy_approval.yaml"
     bad = cli.write("typo.yaml", TYPO)

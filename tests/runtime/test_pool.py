@@ -237,3 +237,47 @@ def test_a_yaml_bomb_is_refused_before_it_expands(tmp_path: Path, workers: Worke
     with pytest.raises(ProcedureLoadError, match=r"expands to more than 100,000 values"):
         workers.load(str(bomb))
     assert workers.load(str(REPO / "examples" / "deploy_approval.yaml")).name
+
+
+def test_a_worker_that_dies_while_reading_a_file_is_reported(tmp_path: Path) -> None:
+    hostile = tmp_path / "hostile.tac"
+    hostile.write_text(
+        COLLIDING_KEYS.replace("return 'done'", "") + "\nProcedure { function() end }"
+    )
+    pool = WorkerPool(1)
+    try:
+        failures: list[str] = []
+        reading = threading.Thread(target=lambda: failures.append(_load_error(pool, hostile)))
+        reading.start()
+        [pid] = poll(pool.busy_pids)
+        os.kill(pid, signal.SIGSEGV)
+        reading.join()
+        assert failures == ["loading it stopped the process reading it (killed by SIGSEGV)"]
+        assert pool.load(str(REPO / "examples" / "deploy_approval.yaml")).name
+    finally:
+        pool.close()
+
+
+def _load_error(pool: WorkerPool, path: Path) -> str:
+    try:
+        pool.load(str(path))
+    except ProcedureLoadError as exc:
+        return exc.detail
+    return "loaded"
+
+
+def test_linting_a_hostile_file_is_bounded_too(tmp_path: Path) -> None:
+    hostile = tmp_path / "hostile.tac"
+    hostile.write_text(
+        COLLIDING_KEYS.replace("return 'done'", "") + "\nProcedure { function() end }"
+    )
+    pool = WorkerPool(1, load_seconds=1.0)
+    try:
+        [issue] = pool.lint(str(hostile))
+        assert (issue.severity, issue.message) == (
+            "error",
+            "loading it took longer than 1 s (its top-level code never finished)",
+        )
+        assert pool.lint(str(REPO / "examples" / "deploy_approval.yaml")) == []
+    finally:
+        pool.close()
