@@ -31,10 +31,11 @@ from runtime.models import (
     PendingRequest,
     RunEvent,
     RunRecord,
+    RunUsage,
     SourceLocation,
 )
 from runtime.protocols import HITLHandler
-from runtime.quotas import QuotaMeter, RunQuotas, RunUsage
+from runtime.quotas import QuotaMeter, RunQuotas
 
 
 def fingerprint(kind: str, payload: Any) -> str:

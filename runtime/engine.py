@@ -16,10 +16,9 @@ from typing import Any
 
 from runtime.answers import normalize_answer, timeout_response
 from runtime.errors import ExecutionLost, HitlbotError, UnknownRunError
-from runtime.execution import ExecutionJob, ExecutionResult, waiting_request_ids
+from runtime.execution import ExecutionJob, ExecutionResult
 from runtime.hitl import StoreHITLHandler
 from runtime.models import (
-    CheckpointEntry,
     HITLResponse,
     PendingRequest,
     RunEvent,
@@ -202,16 +201,16 @@ class Engine:
     # -- one execution ------------------------------------------------------------------------
 
     def _execute(self, run: RunRecord, procedure: Procedure) -> RunOutcome:
-        metadata = self.store.load_procedure_metadata(run.run_id)
+        stored = self.store.load_execution(run.run_id)
         job = ExecutionJob(
             run=run,
             procedure=procedure,
-            log=metadata.execution_log,
-            usage=self.store.run_usage(run.run_id),
+            log_json=stored.log_json,
+            usage=stored.usage,
             now=self.clock(),
             limits=self.limits,
             quotas=self.quotas,
-            known_requests=self._known_requests(run, metadata.execution_log),
+            known_requests=self._known_requests(run),
         )
         try:
             result = self.executor.execute(job, self.clock, self.hitl_handler)
@@ -221,15 +220,14 @@ class Engine:
         result = self._commit(result)
         return RunOutcome(run=result.run, pending=self._waiting_on(result), events=result.events)
 
-    def _known_requests(
-        self, run: RunRecord, log: list[CheckpointEntry]
-    ) -> list[PendingRequest] | None:
-        """The stored requests the log shows as waiting, when answers come from the store:
-        the execution gets them in its job, so it never needs the store itself."""
+    def _known_requests(self, run: RunRecord) -> list[PendingRequest] | None:
+        """When answers come from the store: the request the run waits on (a run waits on one
+        at a time), so the execution never needs the store itself."""
         if not self._answers_from_store:
             return None
-        found = (self.store.get_request(i) for i in waiting_request_ids(run, log))
-        return [request for request in found if request is not None]
+        waiting = run.waiting_on_message_id
+        request = self.store.get_request(waiting) if waiting is not None else None
+        return [request] if request is not None else []
 
     def _commit(self, result: ExecutionResult) -> ExecutionResult:
         """Save the execution at once; if the store refuses it, save that the run failed.

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from runtime import declarations
 from runtime.context import ExecutionContext
@@ -30,19 +30,19 @@ from runtime.models import (
     RunEvent,
     RunRecord,
     RunStatus,
+    RunUsage,
 )
 from runtime.primitives import Primitives, install_primitives
 from runtime.procedure import Procedure, ProcedureFormat
 from runtime.protocols import HITLHandler
-from runtime.quotas import RunQuotas, RunUsage
+from runtime.quotas import RunQuotas
 from runtime.sandbox import Sandbox, SandboxLimits
 from runtime.schema import check_outputs
 
 # Longest failure reason kept with a run: an error can carry whatever a procedure passed it.
 MAX_ERROR = 2_000
 
-HUMAN_KINDS_PREFIX = "hitl_"
-"""Execution-log kinds of `Human.*` requests: a position of one whose result is None waits."""
+_LOG = TypeAdapter(list[CheckpointEntry])
 
 
 class ExecutionJob(BaseModel):
@@ -50,14 +50,15 @@ class ExecutionJob(BaseModel):
 
     run: RunRecord
     procedure: Procedure
-    log: list[CheckpointEntry]
+    log_json: str
+    """The execution log as stored: parsed here, by whoever executes, not by the engine."""
     usage: RunUsage
     now: datetime
     limits: SandboxLimits
     quotas: RunQuotas
     known_requests: list[PendingRequest] | None = None
-    """The run's waiting requests as stored, when answers come from the store; None when the
-    engine's `HITLHandler` is to be asked."""
+    """The request the run waits on, as stored, when answers come from the store; None when
+    the engine's `HITLHandler` is to be asked."""
 
 
 class ExecutionResult(BaseModel):
@@ -74,16 +75,6 @@ class ExecutionResult(BaseModel):
         """An execution that left nothing but its failure (its worker was lost)."""
         update = {"status": RunStatus.FAILED, "error": reason[:MAX_ERROR]}
         return cls(run=run.model_copy(update={**update, "waiting_on_message_id": None}))
-
-
-def waiting_request_ids(job_run: RunRecord, log: list[CheckpointEntry]) -> list[str]:
-    """Ids of the requests the log shows as waiting (recorded with no answer yet)."""
-    prefix = f"{job_run.procedure_id}:{job_run.run_id[:8]}:pos"
-    return [
-        f"{prefix}{entry.position}"
-        for entry in log
-        if entry.result is None and entry.type.startswith(HUMAN_KINDS_PREFIX)
-    ]
 
 
 def execute(
@@ -106,7 +97,7 @@ def execute(
     procedure = job.procedure
     ctx = ExecutionContext(
         run,
-        job.log,
+        _LOG.validate_json(job.log_json),
         handler,
         clock=clock,
         quotas=job.quotas,

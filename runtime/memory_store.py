@@ -28,9 +28,11 @@ from runtime.models import (
     RunEvent,
     RunRecord,
     RunStatus,
+    RunUsage,
+    StoredExecution,
     utc_now,
 )
-from runtime.quotas import ENTRY_OVERHEAD, RunUsage
+from runtime.quotas import ENTRY_OVERHEAD
 from runtime.store_rules import (
     StateKeyMethods,
     check_checkpoint_name,
@@ -312,21 +314,24 @@ class MemoryStore(StateKeyMethods):
             texts = [data.events[seq] for seq in sorted(data.events)] if data else []
         return [_thaw(RunEvent, text) for text in texts]
 
-    def run_usage(self, run_id: str) -> RunUsage:
+    def load_execution(self, run_id: str) -> StoredExecution:
         with self._lock:
             data = self._runs.get(run_id)
             if data is None:
-                return RunUsage()
+                return StoredExecution()
+            log = [data.log[pos] for pos in sorted(data.log)]
             payloads = [len(_dump(json.loads(text)["payload"])) for text in data.events.values()]
             stored = (json.loads(text) for text in self._requests.values())
             requests = [len(_dump(r["request"])) for r in stored if r["run_id"] == run_id]
-            return RunUsage(
-                events=len(payloads),
-                event_bytes=sum(payloads) + ENTRY_OVERHEAD * len(payloads),
-                next_event_seq=max(data.events, default=-1) + 1,
-                log_entries=len(data.log),
-                log_bytes=sum(len(text) for text in data.log.values()) + sum(requests),
-            )
+            next_seq = max(data.events, default=-1) + 1
+        usage = RunUsage(
+            events=len(payloads),
+            event_bytes=sum(payloads) + ENTRY_OVERHEAD * len(payloads),
+            next_event_seq=next_seq,
+            log_entries=len(log),
+            log_bytes=sum(len(text) for text in log) + sum(requests),
+        )
+        return StoredExecution(log_json="[" + ",".join(log) + "]", usage=usage)
 
     # --- annotations: hosts' notes about runs --------------------------------------------------
 

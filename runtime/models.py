@@ -169,3 +169,21 @@ class RunRecord(BaseModel):
     started_by: str | None = None
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
+
+
+class RunUsage(BaseModel):
+    """What a run has stored so far, measured against its quotas (see `runtime.quotas`)."""
+
+    events: int = 0
+    event_bytes: int = 0
+    next_event_seq: int = 0
+    log_entries: int = 0
+    log_bytes: int = 0
+
+
+class StoredExecution(BaseModel):
+    """What the next execution of a run starts from, read in one go: its execution log as
+    stored (a JSON array, parsed only by whoever executes) and what the run stored so far."""
+
+    log_json: str = "[]"
+    usage: RunUsage = Field(default_factory=RunUsage)

@@ -23,8 +23,8 @@ from runtime.models import (
     RunEvent,
     RunRecord,
     RunStatus,
+    StoredExecution,
 )
-from runtime.quotas import RunUsage
 
 
 @runtime_checkable
@@ -122,10 +122,12 @@ class RunStore(StorageBackend, Protocol):
 
     def list_events(self, run_id: str) -> list[RunEvent]: ...
 
-    def run_usage(self, run_id: str) -> RunUsage:
-        """What the run has stored so far, measured against its quotas before an execution:
-        events (count, bytes, the next event number) and execution log (positions, bytes of
-        the entries and of the requests stored with them)."""
+    def load_execution(self, run_id: str) -> StoredExecution:
+        """What the run's next execution starts from, in one read: the execution log as stored
+        (a JSON array of `CheckpointEntry`, by position) and what the run has stored so far,
+        to measure against its quotas: events (count, bytes, the next event number) and
+        execution log (positions, bytes of the entries and of the requests stored with them).
+        """
 
     def set_annotation(self, run_id: str, key: str, value: Any) -> None:
         """Store a host's note about a run (e.g. where a request was posted); upsert."""

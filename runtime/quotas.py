@@ -18,9 +18,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
-
 from runtime.errors import QuotaExceeded, format_bytes
+from runtime.models import RunUsage
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -45,16 +44,6 @@ class RunQuotas:
         for name, value in vars(self).items():
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"RunQuotas.{name} must be a positive integer")
-
-
-class RunUsage(BaseModel):
-    """What a run has stored so far (read from the store before an execution)."""
-
-    events: int = 0
-    event_bytes: int = 0
-    next_event_seq: int = 0
-    log_entries: int = 0
-    log_bytes: int = 0
 
 
 def json_size(value: Any) -> int:

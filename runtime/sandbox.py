@@ -138,9 +138,10 @@ class Sandbox:
             max_memory=0,  # the limit is imposed only while Lua code runs, see `_lift`
         )
         interval = min(HOOK_INTERVAL, self.limits.instructions)
+        self._past_deadline = _past_deadline(clock, self.limits.wall_seconds)
         api = self._lua.execute(
             _bytecode(LOCKDOWN, "=sandbox"),
-            _past_deadline(clock, self.limits.wall_seconds),
+            self._past_deadline,
             _weak(self._lift),
             _weak(self._impose),
             lua_pattern_limit,
@@ -217,8 +218,14 @@ class Sandbox:
             raise ValueError(f"cannot define {path}: {_lua_error_text(exc)}") from None
 
     def _call_host(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
-        """Run a host function for Lua: (True, results...) or (False, message), never a raise."""
+        """Run a host function for Lua: (True, results...) or (False, message), never a raise.
+
+        The deadline is checked here too: a loop that spends its time inside host functions
+        runs few Lua instructions, so the hook would look at the clock too rarely.
+        """
         try:
+            if self._past_deadline():
+                raise self._limit_exceeded("wall")
             result = fn(*self._copy_out(args))
             if isinstance(result, tuple):
                 return (True, *(self.to_lua(v) for v in result))

@@ -36,9 +36,11 @@ from runtime.models import (
     RunEvent,
     RunRecord,
     RunStatus,
+    RunUsage,
+    StoredExecution,
     utc_now,
 )
-from runtime.quotas import ENTRY_OVERHEAD, RunUsage
+from runtime.quotas import ENTRY_OVERHEAD
 from runtime.store_rules import (
     StateKeyMethods,
     check_checkpoint_name,
@@ -352,9 +354,12 @@ class SqlStore(StateKeyMethods):
             rows = conn.execute(query).all()
         return [RunEvent.model_validate(dict(row._mapping)) for row in rows]
 
-    def run_usage(self, run_id: str) -> RunUsage:
+    def load_execution(self, run_id: str) -> StoredExecution:
         events, log, requests = run_events, execution_log, pending_requests
         with self._db.read() as conn:
+            entries = conn.scalars(
+                select(log.c.entry).where(log.c.run_id == run_id).order_by(log.c.position)
+            ).all()
             count, event_bytes, next_seq = conn.execute(
                 select(
                     func.count(),
@@ -362,23 +367,19 @@ class SqlStore(StateKeyMethods):
                     func.coalesce(func.max(events.c.seq) + 1, 0),
                 ).where(events.c.run_id == run_id)
             ).one()
-            entries, log_bytes = conn.execute(
-                select(func.count(), func.coalesce(func.sum(func.length(log.c.entry)), 0)).where(
-                    log.c.run_id == run_id
-                )
-            ).one()
             request_bytes = conn.scalar(
                 select(
                     func.coalesce(func.sum(func.length(cast(requests.c.request, Text))), 0)
                 ).where(requests.c.run_id == run_id)
             )
-        return RunUsage(
+        usage = RunUsage(
             events=count,
             event_bytes=event_bytes + ENTRY_OVERHEAD * count,
             next_event_seq=next_seq,
-            log_entries=entries,
-            log_bytes=log_bytes + request_bytes,
+            log_entries=len(entries),
+            log_bytes=sum(len(entry) for entry in entries) + request_bytes,
         )
+        return StoredExecution(log_json="[" + ",".join(entries) + "]", usage=usage)
 
     # --- annotations: hosts' notes about runs --------------------------------------------------
 

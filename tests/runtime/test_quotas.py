@@ -142,7 +142,7 @@ def test_both_stores_measure_usage_alike(clock) -> None:
     usages = []
     for store in (MemoryStore(), SqlStore("sqlite://")):
         outcome = Engine(store, clock=clock).start(procedure)
-        usages.append(store.run_usage(outcome.run.run_id))
+        usages.append(store.load_execution(outcome.run.run_id).usage)
     memory, sql = usages
     assert (memory.events, memory.next_event_seq, memory.log_entries) == (1, 1, 2)
     assert (sql.events, sql.next_event_seq, sql.log_entries) == (1, 1, 2)
