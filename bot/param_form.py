@@ -29,7 +29,7 @@ from typing import Any
 
 from runtime.errors import HitlbotError, ParamError
 from runtime.procedure import FieldSpec, Procedure
-from runtime.schema import coerce_params
+from runtime.schema import coerce_params, lua_problem, normalise
 
 CALLBACK_PARAMS = "run_params"
 BLOCK_PREFIX = "param:"
@@ -234,7 +234,8 @@ def _typed(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
         number = _to_number(text)
         if number is None or (spec.type == "integer" and not float(number).is_integer()):
             return None, f"expected {'an integer' if spec.type == 'integer' else 'a number'}"
-        return number, None
+        number = normalise(spec.type, number)
+        return (None, problem) if (problem := lua_problem(number)) else (number, None)
     if spec.type == "boolean":
         lowered = text.lower()
         if lowered in _TRUE or lowered in _FALSE:
