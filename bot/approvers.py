@@ -278,15 +278,20 @@ class Approvers:
             response = await self._slack.users_info(user=user_id)
         except SlackApiError as exc:
             if _error(exc) in NOT_A_MEMBER:
-                return self._remember(user_id, now, member=False)
+                return self._remember(user_id, now, member=False, why=_error(exc))
             return self._recent_member(user_id, cached, exc)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             return self._recent_member(user_id, cached, exc)
         user = response.get("user")
-        member = isinstance(user, dict) and user.get("id") == user_id and not user.get("deleted")
-        return self._remember(user_id, now, member=member)
+        if not isinstance(user, dict) or user.get("id") != user_id:
+            return self._remember(user_id, now, member=False, why="not the user asked about")
+        if user.get("deleted"):
+            return self._remember(user_id, now, member=False, why="deactivated")
+        return self._remember(user_id, now, member=True)
 
-    def _remember(self, user_id: str, now: float, *, member: bool) -> bool:
+    def _remember(self, user_id: str, now: float, *, member: bool, why: str = "") -> bool:
+        if not member:
+            logger.warning("approvers: %s is not a member of the workspace (%s)", user_id, why)
         self._people.pop(user_id, None)  # re-inserted last: the oldest answer goes first
         self._people[user_id] = (now, member)
         if len(self._people) > MAX_PEOPLE:
