@@ -237,6 +237,9 @@ class Listeners:
 
     async def on_action(self, ack: Any, body: dict[str, Any], context: Any, client: Any) -> None:
         click = payload_of(context, BlockActions)
+        if blocks.base_action(click.action.action_id) == blocks.ACTION_CHECKS:
+            await ack()  # a tick: Slack keeps the state until Submit, nothing to do
+            return
         target = _click_target(click, body["actions"][0])  # before the ack: a 400 if unreadable
         await ack()
         self._once(context, self._action(click, target, body, client), what="click")

@@ -1,10 +1,11 @@
 """Modals: answering requests that need typing, and reading what a message had to shorten.
 
 Each answering modal carries `private_metadata` JSON `{"request_id": ...}` (review modals
-add `"option"`), and its `parse_*_submission` turns `view.state.values` into the raw answer
-`Engine.answer` takes (checked by `runtime.answers.normalize_answer`). Input block ids are
-fixed (`answer`, `feedback`, `note`, `item:<n>`, `artifact:<n>`), so `modal_errors` can put
-an AnswerError on the right field with `response_action: errors`.
+add `"option"`), sealed by the listener that opens it (`bot.view_seal`) so that a submission
+cannot aim it at another request, and its `parse_*_submission` turns `view.state.values` into
+the raw answer `Engine.answer` takes (checked by `runtime.answers.normalize_answer`). Input
+block ids are fixed (`answer`, `feedback`, `note`, `item:<n>`, `artifact:<n>`), so
+`modal_errors` can put an AnswerError on the right field with `response_action: errors`.
 """
 
 from __future__ import annotations
