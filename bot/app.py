@@ -408,7 +408,7 @@ class Listeners:
             procedure,
             values,
             user=submission.user.id,
-            channel=str(meta.get("channel")),
+            channel=meta.get("channel"),
             from_strings=False,
         )
         self._once(context, start, what="run from the parameter form")
