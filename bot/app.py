@@ -1,26 +1,57 @@
 """The Slack app: listeners that ack at once and hand the work to `RunService`.
 
-Slack gives every interaction 3 seconds. Each listener acks before any I/O except what must be
+Slack gives every interaction 3 seconds. Each listener reads what it needs from the payload
+(checked by `bot.payloads` before Bolt routes it) and acks before any I/O except what must be
 in the ack itself (a modal's field errors), then spawns the work. Modals are opened from that
 work right away, while the trigger id is fresh.
+
+Requests reach the app admitted (`bot.intake`): their payload read and checked, their delivery
+key noted. Every request acts once: the work first claims that key in the store
+(`bot.deliveries`), so a replay, a retry or a duplicate is acked as usual and then does nothing.
+What a modal carries through Slack is sealed (`bot.view_seal`) and checked on submission.
+A request that is malformed, unsealed or unknown is refused with a 4xx and one log line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
+from collections.abc import Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, commands, modals, param_form
 from bot.catalog import ProcedureCatalog
+from bot.deliveries import DELIVERY_KEY, Deliveries
+from bot.payloads import (
+    BadRequest,
+    BlockActions,
+    EventCallback,
+    HomeOpened,
+    SlashCommand,
+    ViewSubmission,
+    payload_of,
+)
 from bot.service import RunService
+from bot.view_seal import UnsealedView, ViewSeal
 from runtime.errors import HitlbotError, ParamError
 from runtime.models import RunStatus
 from runtime.schema import coerce_params
+
+log = logging.getLogger("hitlbot")
+
+UNVERIFIED_FORM = "This form could not be verified: close it and open it again."
+# Only the actions the bot's own messages carry (`hitl:approve`, `hitl:decide:2`...): any other
+# is not routed, so it is refused like any request nobody handles.
+_OUR_ACTIONS = re.compile("|".join(p.pattern for p in blocks.ACTION_PATTERNS.values()))
+# Errors that reading a malformed payload raises: the request's fault, not the bot's.
+_MALFORMED = (BadRequest, KeyError, IndexError, TypeError, ValueError)
 
 
 def build_app(
@@ -30,6 +61,8 @@ def build_app(
     service: RunService,
     catalog: ProcedureCatalog,
     command: str,
+    deliveries: Deliveries,
+    view_seal: ViewSeal,
     default_channel: str | None = None,
 ) -> AsyncApp:
     app = AsyncApp(
@@ -40,10 +73,12 @@ def build_app(
         signing_secret=signing_secret,
         request_verification_enabled=signing_secret is not None,
         # Socket Mode has no signature; HTTP mode always verifies.
+        raise_error_for_unhandled_request=True,
     )
-    listeners = Listeners(service, catalog, command, default_channel)
+    app.error(_refuse)
+    listeners = Listeners(service, catalog, command, default_channel, deliveries, view_seal)
     app.command(command)(listeners.on_command)
-    app.action(re.compile(r"^hitl:"))(listeners.on_action)
+    app.action(_OUR_ACTIONS)(listeners.on_action)
     app.view(blocks.CALLBACK_INPUT)(listeners.on_input_submit)
     app.view(blocks.CALLBACK_REVIEW)(listeners.on_review_submit)
     app.view(blocks.CALLBACK_INPUTS)(listeners.on_inputs_submit)
@@ -53,7 +88,39 @@ def build_app(
     return app
 
 
-RECENT_EVENTS = 1000  # event ids remembered, to drop Slack's retries and duplicate deliveries
+async def _refuse(error: Exception, body: dict[str, Any]) -> BoltResponse:
+    """Bolt's error handler: a request that fails before its ack gets a 4xx and one log line
+    (a 503 when the bot cannot reach its database); only a bug in the bot is a 500."""
+    what = _describe(body)
+    if isinstance(error, BoltUnhandledRequestError):
+        status, reason = 404, "nothing here handles it"
+    elif isinstance(error, _MALFORMED):
+        status, reason = 400, str(error) if isinstance(error, BadRequest) else _short(error)
+    elif isinstance(error, HitlbotError):
+        log.error("could not take on %s: %s", what, error)
+        return BoltResponse(status=503, body={"error": "unavailable"})
+    else:
+        log.error("taking on %s failed", what, exc_info=error)
+        return BoltResponse(status=500, body={"error": "internal error"})
+    log.warning("refused a request (HTTP %d): %s: %s", status, what, reason)
+    headers = {"X-Slack-No-Retry": "1"} if body.get("type") == "event_callback" else {}
+    return BoltResponse(status=status, body={"error": reason}, headers=headers)
+
+
+def _describe(body: Any) -> str:
+    """A request in a few words for a log line (never its content: it may carry tokens)."""
+    if not isinstance(body, dict):
+        return "a request"
+    if "command" in body:
+        return f"a {str(body.get('command'))[:40]} command"
+    kind = str(body.get("type") or "untyped")[:40]
+    if kind == "event_callback" and isinstance(body.get("event"), dict):
+        return f"an {str(body['event'].get('type'))[:40]} event"
+    return f"a {kind} payload"
+
+
+def _short(error: Exception) -> str:
+    return f"{type(error).__name__}: {str(error)[:200]}"
 
 
 class Listeners:
@@ -63,33 +130,55 @@ class Listeners:
         catalog: ProcedureCatalog,
         command: str,
         default_channel: str | None,
+        deliveries: Deliveries,
+        view_seal: ViewSeal,
     ) -> None:
         self.service = service
         self.catalog = catalog
         self.command = command
         self.default_channel = default_channel
-        self._recent_events: dict[str, None] = {}
+        self.deliveries = deliveries
+        self.view_seal = view_seal
+
+    def _once(self, context: Any, work: Coroutine[Any, Any, Any], *, what: str) -> None:
+        """Do `work` after the ack, unless this request was already taken on: the delivery
+        key is claimed first, so a repeat is acked as usual and then does nothing."""
+        key = context.get(DELIVERY_KEY)
+
+        async def first_time() -> None:
+            if key is not None and not await self.deliveries.first(key):
+                work.close()
+                log.info("ignored a repeated %s (%s)", what, key.split(":", 1)[0])
+                return
+            await work
+
+        self.service.spawn(first_time(), what=what)
+
+    async def _open(self, client: Any, trigger_id: str, view: dict[str, Any], user: str) -> None:
+        """Open a modal, its metadata sealed for the user it is opened for."""
+        await client.views_open(trigger_id=trigger_id, view=self.view_seal.seal(view, user=user))
 
     # -- /procedure ---------------------------------------------------------------------------
 
-    async def on_command(self, ack: Any, body: dict[str, Any], respond: Any, client: Any) -> None:
+    async def on_command(self, ack: Any, context: Any, respond: Any, client: Any) -> None:
+        command = payload_of(context, SlashCommand)
         await ack()
-        self.service.spawn(self._command(body, respond, client), what="slash command")
+        self._once(context, self._command(command, respond, client), what="slash command")
 
-    async def _command(self, body: dict[str, Any], respond: Any, client: Any) -> None:
-        user, channel = body["user_id"], body.get("channel_id") or self.default_channel
+    async def _command(self, command: SlashCommand, respond: Any, client: Any) -> None:
+        user, channel = command.user_id, command.channel_id or self.default_channel
 
         async def tell(text: str) -> None:
             await respond(text=text, response_type="ephemeral")
 
         try:
-            parsed = commands.parse_command(body.get("text", ""), command_name=self.command)
+            parsed = commands.parse_command(command.text, command_name=self.command)
         except commands.CommandError as exc:
             await tell(str(exc))
             return
         try:
             if parsed.verb == "run":
-                await self._run(parsed, body, user=user, channel=channel, tell=tell, client=client)
+                await self._run(parsed, command, channel=channel, tell=tell, client=client)
             elif parsed.verb == "list":
                 await tell(blocks.procedure_list_text(self.catalog.procedures(), self.command))
             elif parsed.verb == "status":
@@ -103,7 +192,7 @@ class Listeners:
             await tell(f"{exc}")
 
     async def _run(
-        self, parsed: Any, body: dict[str, Any], *, user: str, channel: str, tell: Any, client: Any
+        self, parsed: Any, command: SlashCommand, *, channel: Any, tell: Any, client: Any
     ) -> None:
         known = self.catalog.procedures()
         if parsed.procedure not in known and not self.catalog.is_broken(parsed.procedure):
@@ -113,6 +202,7 @@ class Listeners:
                 )
             )
             return
+        user = command.user_id
         procedure = self.catalog.get(parsed.procedure)
         if commands.missing_required(procedure, parsed.params):
             if commands.unknown_params(procedure, parsed.params):
@@ -126,7 +216,7 @@ class Listeners:
                     )
                     return
             view = param_form.param_modal(procedure, parsed.params, channel=channel, user=user)
-            await client.views_open(trigger_id=body["trigger_id"], view=view)
+            await self._open(client, command.trigger_id, view, user)
             return
         try:
             run = await self.service.start_run(procedure, parsed.params, user=user, channel=channel)
@@ -145,62 +235,65 @@ class Listeners:
 
     # -- buttons and selects --------------------------------------------------------------------
 
-    async def on_action(self, ack: Any, body: dict[str, Any], client: Any) -> None:
+    async def on_action(self, ack: Any, body: dict[str, Any], context: Any, client: Any) -> None:
+        click = payload_of(context, BlockActions)
+        if blocks.base_action(click.action.action_id) == blocks.ACTION_CHECKS:
+            await ack()  # a tick: Slack keeps the state until Submit, nothing to do
+            return
+        target = _click_target(click, body["actions"][0])  # before the ack: a 400 if unreadable
         await ack()
-        self.service.spawn(self._action(body, client), what="click")
+        self._once(context, self._action(click, target, body, client), what="click")
 
-    async def _action(self, body: dict[str, Any], client: Any) -> None:
-        action = body["actions"][0]
-        action_id, user = action["action_id"], body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id"
-        )
-        notify = self._notifier(user, channel)
-        if action_id == blocks.ACTION_DETAILS:
-            await self._open_details(action, body, client)
+    async def _action(
+        self, click: BlockActions, target: Any, body: dict[str, Any], client: Any
+    ) -> None:
+        action, raw_action = click.action, body["actions"][0]
+        kind, user = blocks.base_action(action.action_id), click.user.id
+        notify = self._notifier(user, click.channel_id)
+        if kind == blocks.ACTION_DETAILS:
+            await self._open_details(target, click, client)
             return
-        if action_id == blocks.ACTION_VIEW_RESULT:
-            run = await asyncio.to_thread(self.service.engine.get_run, action["value"])
-            await client.views_open(trigger_id=body["trigger_id"], view=modals.result_modal(run))
+        if kind == blocks.ACTION_VIEW_RESULT:
+            run = await asyncio.to_thread(self.service.engine.get_run, target)
+            await self._open(client, click.trigger_id, modals.result_modal(run), user)
             return
-        if action_id == blocks.ACTION_CANCEL_RUN:
-            run = await self.service.cancel(action["value"], user=user)
+        if kind == blocks.ACTION_CANCEL_RUN:
+            run = await self.service.cancel(target, user=user)
             await notify(f"Run `{run.run_id[:8]}` cancelled.")
             return
-        request_id, option = blocks.parse_action_value(action)
+        request_id, option = target
         pending = await self.service.pending_request(request_id)
         if pending is None:
             await notify("This request no longer exists.")
             return
-        modal = blocks.modal_for_action(action_id, pending, option)
+        modal = blocks.modal_for_action(action.action_id, pending, option)
+        from_home = click.view is not None and click.view.type == "home"
         if modal is not None:
             refusal = None
-            if action_id != blocks.ACTION_VIEW_FULL:
+            if kind != blocks.ACTION_VIEW_FULL:
                 refusal = await self.service.check_may_answer(pending, user)
             if refusal:
                 await notify(refusal)
                 return
-            if _from_home(body) and modal.get("private_metadata"):
+            if from_home and modal.get("private_metadata"):
                 # Remembered so that the Home tab is refreshed once the modal is answered.
                 modals.set_view_metadata(modal, {**modals.view_metadata(modal), "home": True})
-            await client.views_open(trigger_id=body["trigger_id"], view=modal)
+            await self._open(client, click.trigger_id, modal, user)
             return
-        raw = blocks.answer_for_action(action_id, action, pending, option, body)
-        if raw is blocks.NO_ANSWER:
+        answer = blocks.answer_for_action(action.action_id, raw_action, pending, option, body)
+        if answer is blocks.NO_ANSWER:
             return  # e.g. ticking a checkbox: the state is kept until Submit
-        recorded = await self.service.answer(request_id, raw, user=user, notify=notify)
-        if recorded and _from_home(body):
+        recorded = await self.service.answer(request_id, answer, user=user, notify=notify)
+        if recorded and from_home:
             await self.service.publish_home(user)
 
-    async def _open_details(
-        self, action: dict[str, Any], body: dict[str, Any], client: Any
-    ) -> None:
-        ref = json.loads(action["value"])
-        events = await asyncio.to_thread(self.service.store.list_events, ref["run"])
-        event = next((e for e in events if e.seq == ref["seq"]), None)
+    async def _open_details(self, ref: tuple[str, int], click: BlockActions, client: Any) -> None:
+        run_id, seq = ref
+        events = await asyncio.to_thread(self.service.store.list_events, run_id)
+        event = next((e for e in events if e.seq == seq), None)
         if event is not None:
             view = modals.notification_details_modal(event.payload)
-            await client.views_open(trigger_id=body["trigger_id"], view=view)
+            await self._open(client, click.trigger_id, view, click.user.id)
 
     def _notifier(self, user: str, channel: str | None) -> Any:
         """Tell `user` privately: in `channel` where they acted, else (the Home tab, a modal)
@@ -216,59 +309,93 @@ class Listeners:
 
     # -- modal submissions ------------------------------------------------------------------------
 
-    async def on_input_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        await self._submit(ack, body, view, modals.parse_input_submission)
+    async def on_input_submit(self, ack: Any, body: dict[str, Any], context: Any) -> None:
+        await self._submit(ack, body, context, lambda meta: modals.parse_input_submission)
 
-    async def on_inputs_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        await self._submit(ack, body, view, modals.parse_inputs_submission)
+    async def on_inputs_submit(self, ack: Any, body: dict[str, Any], context: Any) -> None:
+        await self._submit(ack, body, context, lambda meta: modals.parse_inputs_submission)
 
-    async def on_resolve_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        await self._submit(ack, body, view, modals.parse_resolve_submission)
+    async def on_resolve_submit(self, ack: Any, body: dict[str, Any], context: Any) -> None:
+        await self._submit(ack, body, context, lambda meta: modals.parse_resolve_submission)
 
-    async def on_review_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        option = json.loads(view["private_metadata"]).get("option", 0)
+    async def on_review_submit(self, ack: Any, body: dict[str, Any], context: Any) -> None:
+        def parser(meta: dict[str, Any]) -> Any:
+            option = meta.get("option", 0)
 
-        def parse(pending: Any, values: dict[str, Any]) -> Any:
-            return modals.parse_review_submission(pending, option, values)
+            def parse(pending: Any, values: dict[str, Any]) -> Any:
+                return modals.parse_review_submission(pending, option, values)
 
-        await self._submit(ack, body, view, parse)
+            return parse
 
-    async def _submit(
-        self, ack: Any, body: dict[str, Any], view: dict[str, Any], parse: Any
-    ) -> None:
+        await self._submit(ack, body, context, parser)
+
+    async def _submit(self, ack: Any, body: dict[str, Any], context: Any, parser: Any) -> None:
         """Check the answer inside the ack (field errors), record it after."""
-        request_id = json.loads(view["private_metadata"])["request_id"]
-        pending = await self.service.pending_request(request_id)
+        submission = payload_of(context, ViewSubmission)
+        view = body["view"]
+        meta = await self._opened(ack, submission, view)
+        if meta is None:
+            return
+        request_id = meta.get("request_id")
+        pending = await self.service.pending_request(str(request_id))
         if pending is None:
             await ack(response_action="errors", errors=modals.form_error(view, "request is gone"))
             return
-        raw = parse(pending, view["state"]["values"])
+        try:
+            raw = parser(meta)(pending, view["state"]["values"])
+        except ValueError as exc:  # e.g. a review option the request no longer has
+            await ack(response_action="errors", errors=modals.form_error(view, str(exc)))
+            return
         problem = self.service.validate_answer(pending, raw)
         if problem:
             await ack(response_action="errors", errors=modals.form_error(view, problem))
             return
         await ack()
-        user = body["user"]["id"]
+        user = submission.user.id
         notify = self._notifier(user, None)
-        from_home = bool(modals.view_metadata(view).get("home"))
 
         async def answer() -> None:
-            recorded = await self.service.answer(request_id, raw, user=user, notify=notify)
-            if recorded and from_home:
+            recorded = await self.service.answer(pending.request_id, raw, user=user, notify=notify)
+            if recorded and meta.get("home"):
                 await self.service.publish_home(user)
 
-        self.service.spawn(answer(), what="modal answer")
+        self._once(context, answer(), what="modal answer")
 
-    async def on_params_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        meta = json.loads(view["private_metadata"])
+    async def _opened(
+        self, ack: Any, submission: ViewSubmission, view: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """What the bot sealed into the submitted view; None once a view whose metadata does
+        not verify (or that someone else submits) was refused on its first field, or raises
+        `BadRequest` (a 400) when it has no field to say so on."""
         try:
-            procedure = self.catalog.get(meta["procedure_id"])
-        except HitlbotError as exc:
-            await ack(response_action="errors", errors=modals.form_error(view, str(exc)))
+            return self.view_seal.open(
+                submission.view.callback_id,
+                submission.view.private_metadata,
+                user=submission.user.id,
+            )
+        except UnsealedView as exc:
+            errors = modals.form_error(view, UNVERIFIED_FORM)
+            if not errors:
+                raise BadRequest(f"a {submission.view.callback_id} view: {exc}") from None
+            log.warning(
+                "refused a view submission (%s) from %s: %s",
+                submission.view.callback_id,
+                submission.user.id,
+                exc,
+            )
+            await ack(response_action="errors", errors=errors)
+            return None
+
+    async def on_params_submit(self, ack: Any, body: dict[str, Any], context: Any) -> None:
+        submission = payload_of(context, ViewSubmission)
+        view = body["view"]
+        meta = await self._opened(ack, submission, view)
+        if meta is None:
             return
         try:
+            procedure = self.catalog.get(str(meta.get("procedure_id")))
             values, errors = param_form.check_param_submission(
-                procedure, view["state"]["values"], private_metadata=view["private_metadata"]
+                procedure, view["state"]["values"], private_metadata=meta
             )
         except HitlbotError as exc:
             await ack(response_action="errors", errors=modals.form_error(view, str(exc)))
@@ -277,38 +404,39 @@ class Listeners:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        user = body["user"]["id"]
-        self.service.spawn(
-            self.service.start_run(
-                procedure,
-                values,
-                user=user,
-                channel=meta["channel"],
-                from_strings=False,
-            ),
-            what="run from the parameter form",
+        start = self.service.start_run(
+            procedure,
+            values,
+            user=submission.user.id,
+            channel=meta.get("channel"),
+            from_strings=False,
         )
+        self._once(context, start, what="run from the parameter form")
 
     # -- App Home -------------------------------------------------------------------------------
 
-    async def on_home_opened(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        if event.get("tab", "home") == "home" and self._first_delivery(body):
-            self.service.spawn(self.service.publish_home(event["user"]), what="App Home")
-
-    def _first_delivery(self, body: dict[str, Any]) -> bool:
-        """False for an event already handled: Slack retries an event whose ack it missed, and
-        a retry (or any duplicate delivery) must not act twice."""
-        event_id = body.get("event_id")
-        if not event_id:
-            return True
-        if event_id in self._recent_events:
-            return False
-        self._recent_events[event_id] = None
-        if len(self._recent_events) > RECENT_EVENTS:
-            del self._recent_events[next(iter(self._recent_events))]
-        return True
+    async def on_home_opened(self, context: Any) -> None:
+        event = payload_of(context, EventCallback).event
+        if isinstance(event, HomeOpened) and event.tab == "home":
+            self._once(context, self.service.publish_home(event.user), what="App Home")
 
 
-def _from_home(body: dict[str, Any]) -> bool:
-    """Whether the action was taken in the App Home tab."""
-    return (body.get("view") or {}).get("type") == "home"
+def _click_target(click: BlockActions, raw_action: dict[str, Any]) -> Any:
+    """What a click is about, read before it is acked: a notification `(run_id, seq)`, a run
+    id, or `(request_id, option index)`. `BadRequest` when the click does not say."""
+    action = click.action
+    kind = blocks.base_action(action.action_id)
+    if kind == blocks.ACTION_DETAILS:
+        try:
+            ref = json.loads(action.value or "")
+            return str(ref["run"]), int(ref["seq"])
+        except (ValueError, TypeError, KeyError):
+            raise BadRequest("a details click whose value is not {run, seq}") from None
+    if kind in (blocks.ACTION_VIEW_RESULT, blocks.ACTION_CANCEL_RUN):
+        if not action.value:
+            raise BadRequest(f"a {action.action_id} click without a run id")
+        return action.value
+    request_id, option = blocks.parse_action_value(raw_action)
+    if not request_id:
+        raise BadRequest(f"a {action.action_id} click that names no request")
+    return request_id, option

@@ -7,6 +7,11 @@ must be answered within Slack's 3 s, and users.list is a Tier 2 method (20 calls
 
 By default the person who started a run may not answer its approval and review requests (four
 eyes); `allow_self_approval: true` on the call, its hitl declaration or the procedure opts out.
+
+A request without approvers may be answered by anyone in the workspace, and only by them: the
+user id a click carries is looked up with users.info (it must exist and not be deactivated).
+That answer is cached too (users.info is Tier 4), and when Slack cannot be asked a recent
+positive answer still admits the user; without one the click is refused with "try again soon".
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ _GROUP_MENTION = re.compile(r"^<!subteam\^(S[A-Z0-9]+)(?:\|[^>]*)?>$")
 SELF_REASON = "you started this run, and its approvals need someone else"
 NOT_APPROVER_REASON = "only this request's approvers may answer it"
 UNAVAILABLE_REASON = "I could not look up who may answer (Slack did not respond); try again soon"
+NOT_MEMBER_REASON = "only members of this workspace may answer it"
+NOT_A_MEMBER = frozenset({"user_not_found", "user_not_visible", "invalid_user"})
+MAX_PEOPLE = 10_000  # users whose membership is cached; the oldest answer is dropped first
 
 
 @dataclass(frozen=True)
@@ -168,18 +176,27 @@ class Approvers:
         *,
         clock: Callable[[], float] = time.monotonic,
         ttl: float = 60.0,
+        member_ttl: float = 300.0,
+        member_grace: float = 3600.0,
     ) -> None:
+        """`ttl` is how long users, groups and a "not a member" answer are reused;
+        `member_ttl` how long a "member" answer is; `member_grace` how old a "member" answer
+        may be and still admit someone while Slack cannot be asked."""
         self._slack = slack
         self._clock = clock
         self._ttl = ttl
+        self._member_ttl = member_ttl
+        self._member_grace = member_grace
         self._directory: Directory | None = None
         self._members: dict[str, tuple[float, set[str]]] = {}
+        self._people: dict[str, tuple[float, bool]] = {}  # user id -> (checked at, member?)
         self._lock = asyncio.Lock()
 
     def invalidate(self) -> None:
         """Forget the cache (e.g. on a subteam_members_changed event)."""
         self._directory = None
         self._members.clear()
+        self._people.clear()
 
     async def may_answer(
         self,
@@ -196,11 +213,9 @@ class Approvers:
             and not self_approval_allowed(pending, procedure)
         )
         if not entries:
-            return (
-                Decision(False, SELF_REASON, "ask someone else")
-                if self_blocked
-                else (Decision(True))
-            )
+            if self_blocked:
+                return Decision(False, SELF_REASON, "ask someone else")
+            return await self._anyone_in_the_workspace(user_id)
         try:
             resolved = await self.resolve(entries)
         except DirectoryUnavailable:
@@ -242,6 +257,57 @@ class Approvers:
             found = True
         if not found:
             resolved.unresolved.append(raw)
+
+    async def _anyone_in_the_workspace(self, user_id: str) -> Decision:
+        try:
+            member = await self.is_member(user_id)
+        except DirectoryUnavailable:
+            return Decision(False, UNAVAILABLE_REASON)
+        return Decision(True) if member else Decision(False, NOT_MEMBER_REASON)
+
+    async def is_member(self, user_id: str) -> bool:
+        """Whether `user_id` is an active member of the workspace. Raises
+        `DirectoryUnavailable` when Slack cannot say and no recent "member" answer is cached."""
+        now = self._clock()
+        cached = self._people.get(user_id)
+        if cached is not None:
+            checked_at, member = cached
+            if now - checked_at < (self._member_ttl if member else self._ttl):
+                return member
+        try:
+            response = await self._slack.users_info(user=user_id)
+        except SlackApiError as exc:
+            if _error(exc) in NOT_A_MEMBER:
+                return self._remember(user_id, now, member=False, why=_error(exc))
+            return self._recent_member(user_id, cached, exc)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return self._recent_member(user_id, cached, exc)
+        user = response.get("user")
+        if not isinstance(user, dict) or user.get("id") != user_id:
+            return self._remember(user_id, now, member=False, why="not the user asked about")
+        if user.get("deleted"):
+            return self._remember(user_id, now, member=False, why="deactivated")
+        return self._remember(user_id, now, member=True)
+
+    def _remember(self, user_id: str, now: float, *, member: bool, why: str = "") -> bool:
+        if not member:
+            logger.warning("approvers: %s is not a member of the workspace (%s)", user_id, why)
+        self._people.pop(user_id, None)  # re-inserted last: the oldest answer goes first
+        self._people[user_id] = (now, member)
+        if len(self._people) > MAX_PEOPLE:
+            del self._people[next(iter(self._people))]
+        return member
+
+    def _recent_member(
+        self, user_id: str, cached: tuple[float, bool] | None, exc: Exception
+    ) -> bool:
+        if cached is not None and cached[1] and self._clock() - cached[0] < self._member_grace:
+            logger.warning(
+                "approvers: users.info failed (%s); %s was a member", _describe(exc), user_id
+            )
+            return True
+        logger.error("approvers: cannot look up user %s: %s", user_id, _describe(exc))
+        raise DirectoryUnavailable from None
 
     # ------------------------------------------------------------------ the cache
 

@@ -1,10 +1,11 @@
 """Modals: answering requests that need typing, and reading what a message had to shorten.
 
 Each answering modal carries `private_metadata` JSON `{"request_id": ...}` (review modals
-add `"option"`), and its `parse_*_submission` turns `view.state.values` into the raw answer
-`Engine.answer` takes (checked by `runtime.answers.normalize_answer`). Input block ids are
-fixed (`answer`, `feedback`, `note`, `item:<n>`, `artifact:<n>`), so `modal_errors` can put
-an AnswerError on the right field with `response_action: errors`.
+add `"option"`), sealed by the listener that opens it (`bot.view_seal`) so that a submission
+cannot aim it at another request, and its `parse_*_submission` turns `view.state.values` into
+the raw answer `Engine.answer` takes (checked by `runtime.answers.normalize_answer`). Input
+block ids are fixed (`answer`, `feedback`, `note`, `item:<n>`, `artifact:<n>`), so
+`modal_errors` can put an AnswerError on the right field with `response_action: errors`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from bot.blocks import (
 from bot.mrkdwn import escape, split, to_mrkdwn, truncate
 from runtime.answers import canonical_value
 from runtime.models import PendingRequest, RunRecord
+from runtime.primitives.human import MAX_ITEMS
 
 MODAL_TITLE_LIMIT = 24
 MAX_MODAL_BLOCKS = 100
@@ -435,8 +437,11 @@ def inputs_modal(pending: PendingRequest) -> dict[str, Any]:
     """One modal with every item of a `Human.multiple`: required ones marked by Slack,
     defaults pre-filled, each item's message as its hint."""
     items = pending.request.metadata.get("items", [])
+    # The runtime asks at most MAX_ITEMS, which fill the modal next to `_about`; a longer
+    # batch (asked before that limit) keeps a block to say what happens to the rest.
+    shown = items if len(items) <= MAX_ITEMS else items[: MAX_MODAL_BLOCKS - 2]
     blocks: list[dict] = [_about(pending)]
-    for n, item in enumerate(items[: MAX_MODAL_BLOCKS - 2]):
+    for n, item in enumerate(shown):
         message = str(item.get("message") or "")
         hint = message if message and message != item.get("label") else None
         blocks.append(
@@ -448,7 +453,7 @@ def inputs_modal(pending: PendingRequest) -> dict[str, Any]:
                 optional=not item.get("required", True),
             )
         )
-    if len(items) > MAX_MODAL_BLOCKS - 2:
+    if len(shown) < len(items):
         blocks.append(context("_More items than a modal holds: the rest take their defaults._"))
     count = len(items)
     title = f"Answer {count} questions" if count != 1 else "Answer 1 question"

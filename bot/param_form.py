@@ -15,7 +15,8 @@ Field mapping (block_id ``param:<name>``, action_id ``value``):
 - enum: static_select (array with enum: multi_static_select); more than 100 choices: a text input
 - array: multiline plain_text_input, one item per line (or a JSON array)
 - object: multiline plain_text_input holding JSON
-- ``input: hidden``: not shown; a value given on the command line travels in private_metadata.
+- ``input: hidden``: not shown; a value given on the command line travels in private_metadata
+  (sealed by the listener with `bot.view_seal`, so a submission cannot change it).
   A hidden parameter that is required and has nothing to fall back on is shown anyway, as the
   run could never start otherwise.
 """
@@ -27,9 +28,10 @@ import math
 from decimal import Decimal
 from typing import Any
 
+from bot.view_seal import SEAL_RESERVE
 from runtime.errors import HitlbotError, ParamError
 from runtime.procedure import FieldSpec, Procedure
-from runtime.schema import coerce_params
+from runtime.schema import coerce_params, lua_problem, normalise
 
 CALLBACK_PARAMS = "run_params"
 BLOCK_PREFIX = "param:"
@@ -163,7 +165,7 @@ def _metadata(
     if carried:
         meta["given"] = carried
     text = json.dumps(meta, separators=(",", ":"), default=str)
-    if len(text) > MAX_METADATA:
+    if len(text) > MAX_METADATA - SEAL_RESERVE:  # the listener seals it (bot.view_seal)
         raise ParamFormError(
             "The values given for hidden parameters are too long to carry through a form; "
             "give every parameter on the command line instead."
@@ -234,7 +236,8 @@ def _typed(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
         number = _to_number(text)
         if number is None or (spec.type == "integer" and not float(number).is_integer()):
             return None, f"expected {'an integer' if spec.type == 'integer' else 'a number'}"
-        return number, None
+        number = normalise(spec.type, number)
+        return (None, problem) if (problem := lua_problem(number)) else (number, None)
     if spec.type == "boolean":
         lowered = text.lower()
         if lowered in _TRUE or lowered in _FALSE:

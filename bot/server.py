@@ -14,14 +14,9 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.request.async_internals import build_async_context
-from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -33,11 +28,14 @@ from adapters.sql import SqlStore
 from bot.app import build_app
 from bot.approvers import Approvers
 from bot.catalog import RECHECK_SECONDS, ProcedureCatalog
+from bot.deliveries import FORGET_EVERY_SECONDS, Deliveries
+from bot.intake import HttpIntake, Refused, SocketModeIntake
 from bot.liveness import Liveness
 from bot.service import RunService
 from bot.settings import Settings
 from bot.slack_io import SlackIO, SlackIOConfig
 from bot.timers import Timers
+from bot.view_seal import ViewSeal
 from runtime.engine import Engine
 from runtime.pool import WorkerPool
 from runtime.quotas import MIB
@@ -98,12 +96,17 @@ class BotRuntime:
         self.service.schedule = self.timers.schedule
         self.service.unschedule = self.timers.cancel
         secret = settings.slack_signing_secret
+        signing_secret = secret.get_secret_value() if secret else None
+        self.deliveries = Deliveries(self.store)
+        self.intake = HttpIntake(signing_secret)
         self.app = build_app(
             client=self.client,
-            signing_secret=secret.get_secret_value() if secret else None,
+            signing_secret=signing_secret,
             service=self.service,
             catalog=self.catalog,
             command=settings.command,
+            deliveries=self.deliveries,
+            view_seal=ViewSeal(token or ""),
             default_channel=settings.default_channel,
         )
         self._tasks: list[asyncio.Task[Any]] = []
@@ -131,6 +134,10 @@ class BotRuntime:
             asyncio.create_task(_forever(self.service.recover, every, "recovery"), name="recover"),
             asyncio.create_task(
                 _forever(self.service.sync_waiting, SYNC_EVERY_SECONDS, "sync"), name="sync"
+            ),
+            asyncio.create_task(
+                _forever(self.deliveries.forget_old, FORGET_EVERY_SECONDS, "forgetting"),
+                name="deliveries",
             ),
         ]
         self.ready = True
@@ -162,11 +169,17 @@ class BotRuntime:
         return app
 
     async def _slack_events(self, request: web.Request) -> web.Response:
-        raw = await request.text()
-        bolt_request = AsyncBoltRequest(
-            body=raw, query=request.query_string, headers=dict(request.headers)
-        )
-        _repair_slash_command(bolt_request)
+        raw = await request.read()
+        try:
+            bolt_request = self.intake.read(raw, request.headers, request.query_string)
+        except Refused as refused:
+            log.warning(
+                "refused a request (HTTP %d) from %s: %s",
+                refused.status,
+                request.remote,
+                refused.reason,
+            )
+            return web.json_response({"error": refused.reason}, status=refused.status)
         return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
     async def _healthz(self, request: web.Request) -> web.Response:
@@ -185,9 +198,7 @@ class BotRuntime:
 
     async def serve_socket_mode(self) -> None:
         token = self.settings.slack_app_token
-        handler = AsyncSocketModeHandler(
-            self.app, app_token=token.get_secret_value() if token else None
-        )
+        handler = SocketModeIntake(self.app, app_token=token.get_secret_value() if token else None)
         await self.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -210,19 +221,6 @@ async def _forever(work: Callable[[], Awaitable[None]], every: float, what: str)
         except Exception:  # one bad run must not stop the loop
             log.exception("%s failed", what)
         await asyncio.sleep(every)
-
-
-def _repair_slash_command(request: AsyncBoltRequest) -> None:
-    """Work around Bolt's body parser, which treats any form body containing the word
-    "payload" as an interaction and parses a slash command like `/procedure run x note=payload`
-    to nothing. Such a body has no `payload` field: parse it as the plain form it is."""
-    if request.body or not request.raw_body or request.raw_body.startswith("{"):
-        return
-    fields = dict(parse_qsl(request.raw_body, keep_blank_values=True))
-    if "payload" in fields or "command" not in fields:
-        return
-    request.body = fields
-    request.context = build_async_context(AsyncBoltContext({}), fields)
 
 
 def serve_http(settings: Settings) -> None:

@@ -44,6 +44,7 @@ class SeedUser:
     real_name: str
     email: str = ""
     tz: str = "Europe/London"
+    deleted: bool = False  # a deactivated account: still listed, marked deleted
 
 
 @dataclass

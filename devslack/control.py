@@ -94,6 +94,7 @@ class Control:
             "suggest": self.suggest,
             "message": self.message,
             "home": self.open_home,
+            "replay": self.replay,
             "faults": self.set_faults,
             "reset": self.reset,
         }
@@ -250,6 +251,24 @@ class Control:
         return {"ok": True}
 
     # ------------------------------------------------------------------ operator actions
+
+    async def replay(self, request: web.Request) -> dict[str, Any]:
+        body = await self._body(request)
+        delivery_id = body.get("delivery_id")
+        if not isinstance(delivery_id, int) or isinstance(delivery_id, bool):
+            raise SlackError("invalid_arguments", detail="`delivery_id` must be a delivery's id")
+        try:
+            outcome = await self.interactions.deliverer.replay(delivery_id)
+        except KeyError:
+            raise SlackError("not_found", detail=f"no delivery {delivery_id} to replay") from None
+        return {
+            "ok": outcome.ok,
+            "status": outcome.status,
+            "ack_ms": outcome.ack_ms,
+            "verdict": outcome.verdict,
+            "delivery_id": outcome.row.get("id"),
+            "response": outcome.body,
+        }
 
     async def set_faults(self, request: web.Request) -> dict[str, Any]:
         body = await self._body(request)

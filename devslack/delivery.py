@@ -24,6 +24,7 @@ from devslack.socket_mode import SocketHub
 from devslack.stats import Stats
 
 USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
+KEEP_SENT = 5_000  # deliveries remembered for `replay` (the oldest are forgotten first)
 
 
 @dataclass
@@ -62,6 +63,16 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.verdict == "ok"
+
+
+@dataclass
+class _Sent:
+    """One delivery as it went out, so that it can be sent again byte for byte."""
+
+    request: Request
+    retry_num: int = 0
+    retry_reason: str = ""
+    http: tuple[bytes, dict[str, str]] | None = None  # body and headers, once sent over HTTP
 
 
 class _Answer:
@@ -111,6 +122,7 @@ class Deliverer:
         self.retry_delays = tuple(retry_delays)
         self._session: aiohttp.ClientSession | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._sent: dict[int, _Sent] = {}  # by delivery id, oldest first
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
@@ -136,20 +148,17 @@ class Deliverer:
 
     # ------------------------------------------------------------------ transports
 
-    async def _http(self, request: Request, retry_num: int, retry_reason: str) -> _Answer:
+    def forget_sent(self) -> None:
+        """Forget what was sent (on reset, when delivery ids start again from 1)."""
+        self._sent.clear()
+
+    async def _http(self, sent: _Sent) -> _Answer:
         if not self.app_url:
             raise ConnectionError("no app URL configured")
         assert self._session is not None, "Deliverer.start() was not called"
-        body, content_type = request.http_body()
-        headers = {
-            "Content-Type": content_type,
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json,*/*",
-            **signed_headers(self.signing_secret(), body),
-        }
-        if retry_num:
-            headers["X-Slack-Retry-Num"] = str(retry_num)
-            headers["X-Slack-Retry-Reason"] = retry_reason
+        if sent.http is None:
+            sent.http = self._signed(sent)
+        body, headers = sent.http
         timeout = aiohttp.ClientTimeout(total=self.ack_timeout + self.late_window)
         async with self._session.post(
             self.app_url, data=body, headers=headers, timeout=timeout, allow_redirects=False
@@ -160,7 +169,21 @@ class Deliverer:
             no_retry = response.headers.get("X-Slack-No-Retry") == "1"
             return _Answer(response.status, parsed, at, no_retry)
 
-    async def _socket(self, request: Request, retry_num: int, retry_reason: str) -> _Answer:
+    def _signed(self, sent: _Sent) -> tuple[bytes, dict[str, str]]:
+        body, content_type = sent.request.http_body()
+        headers = {
+            "Content-Type": content_type,
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json,*/*",
+            **signed_headers(self.signing_secret(), body),
+        }
+        if sent.retry_num:
+            headers["X-Slack-Retry-Num"] = str(sent.retry_num)
+            headers["X-Slack-Retry-Reason"] = sent.retry_reason
+        return body, headers
+
+    async def _socket(self, sent: _Sent) -> _Answer:
+        request = sent.request
         envelope: dict[str, Any] = {
             "envelope_id": str(uuid.uuid4()),
             "payload": request.payload,
@@ -168,8 +191,8 @@ class Deliverer:
             "accepts_response_payload": request.accepts_response_payload,
         }
         if request.socket_type == "events_api":
-            envelope["retry_attempt"] = retry_num
-            envelope["retry_reason"] = retry_reason
+            envelope["retry_attempt"] = sent.retry_num
+            envelope["retry_reason"] = sent.retry_reason
         future = await self.hub.send(envelope)
         if future is None:
             raise ConnectionError("no Socket Mode connection is open")
@@ -193,19 +216,45 @@ class Deliverer:
         """Send once. Returns when the app acks within the deadline; past the deadline it
         calls `on_deadline` and either keeps measuring (wait_final) or returns `unacked`
         at once while the measurement finishes in the background."""
+        sent = _Sent(request, retry_num, retry_reason)
+        return await self._attempt(sent, on_deadline=on_deadline, wait_final=wait_final)
+
+    async def replay(self, delivery_id: int) -> Outcome:
+        """Send an earlier delivery again as it went out: over HTTP the same bytes, timestamp
+        and signature (what an attacker who captured it, or a proxy resending it, would send);
+        over Socket Mode the same payload in a new envelope. The app's ack is measured and
+        recorded (`replay_of`), never applied to the workspace. KeyError if unknown."""
+        return await self._attempt(self._sent[delivery_id], replay_of=delivery_id)
+
+    async def _attempt(
+        self,
+        sent: _Sent,
+        *,
+        on_deadline: Callable[[], None] | None = None,
+        wait_final: bool = True,
+        replay_of: int | None = None,
+    ) -> Outcome:
+        request = sent.request
         mode = "socket" if self.socket_mode else "http"
+        extra = (
+            dict(request.extra) if replay_of is None else {**request.extra, "replay_of": replay_of}
+        )
         row = self.stats.new_row(
             request.kind,
             mode=mode,
-            retry_num=retry_num,
-            retry_reason=retry_reason,
+            retry_num=sent.retry_num,
+            retry_reason=sent.retry_reason,
             user=request.user,
-            **request.extra,
+            **extra,
         )
+        if replay_of is None:
+            self._sent[row["id"]] = sent
+            if len(self._sent) > KEEP_SENT:
+                del self._sent[next(iter(self._sent))]
         loop = asyncio.get_running_loop()
         started = loop.time()
         transport = self._socket if self.socket_mode else self._http
-        task = asyncio.ensure_future(transport(request, retry_num, retry_reason))
+        task = asyncio.ensure_future(transport(sent))
         done, _ = await asyncio.wait({task}, timeout=self.ack_timeout)
         if done:
             return self._judge(task, started, row)

@@ -23,6 +23,7 @@ class User:
     is_bot: bool = False
     bot_id: str | None = None
     app_id: str | None = None
+    deleted: bool = False
 
     def brief(self) -> dict[str, Any]:
         return {
@@ -54,7 +55,7 @@ class User:
             "id": self.id,
             "team_id": self.team_id,
             "name": self.name,
-            "deleted": False,
+            "deleted": self.deleted,
             "real_name": self.real_name,
             "tz": self.tz,
             "tz_label": self.tz,

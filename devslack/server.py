@@ -153,6 +153,7 @@ class DevSlack:
         """Back to the seed (same as POST /_dev/api/reset), re-applying the initial faults."""
         self.workspace.reset()
         self.stats.reset()
+        self.deliverer.forget_sent()
         self.faults.reset()
         self._apply_initial_faults()
         self.limiter.reset()

@@ -89,6 +89,7 @@ class Workspace:
         self._user_names: dict[str, str] = {}
         for u in seed.users:
             user = User(u.id, u.name, u.display_name, u.real_name, seed.team_id, u.email, u.tz)
+            user.deleted = u.deleted
             self.users[user.id] = user
         self.users[self.bot.id] = self.bot
         for user in self.users.values():

@@ -17,6 +17,7 @@ from typing import Literal
 
 from runtime.errors import ProcedureLoadError
 from runtime.loader import RawProcedure, check_declarations, read_procedure
+from runtime.primitives.human import MAX_ITEMS, too_many_items
 
 # Option keys each Human method reads: tactus-compat.md §1.2, plus what hitlbot's primitives
 # read beyond Tactus (`multiline` for input, `default` and `context` for review, `context` for
@@ -215,7 +216,9 @@ def _call_arguments(
         return []
     entries = _table_entries(tokens, j)
     if method in ("multiple", "inputs"):
-        return _item_keys(tokens, entries, method, offset)
+        return _item_count(tokens, entries, arg.line + offset) + _item_keys(
+            tokens, entries, method, offset
+        )
     allowed = _METHOD_KEYS[method] | _COMMON_KEYS
     issues = []
     for entry in entries:
@@ -277,6 +280,15 @@ def _item_keys(
                 if item.key is not None and item.key not in _ITEM_KEYS
             ]
     return issues
+
+
+def _item_count(tokens: list[Token], entries: list[_Entry], line: int) -> list[LintIssue]:
+    """A literal batch with more items than one form holds could never be answered."""
+    listed = next((e for e in entries if e.key == "items" and _is_table(tokens, e)), None)
+    if listed is not None:
+        entries = _table_entries(tokens, listed.start)
+    count = sum(1 for entry in entries if entry.key is None and entry.end > entry.start)
+    return [LintIssue("error", line, too_many_items(count))] if count > MAX_ITEMS else []
 
 
 def _is_table(tokens: list[Token], entry: _Entry) -> bool:

@@ -35,6 +35,7 @@ from runtime.models import (
 from runtime.quotas import ENTRY_OVERHEAD
 from runtime.store_rules import (
     StateKeyMethods,
+    as_utc,
     check_checkpoint_name,
     log_position,
     metadata_arguments,
@@ -81,6 +82,7 @@ class MemoryStore(StateKeyMethods):
         self._runs: dict[str, _RunData] = {}
         self._requests: dict[str, str] = {}  # insertion order breaks created_at ties
         self._annotations: dict[tuple[str, str], str] = {}  # insertion order = list order
+        self._deliveries: dict[str, datetime] = {}
 
     def close(self) -> None:
         """Nothing to release; present so hosts can close any store the same way."""
@@ -367,3 +369,20 @@ class MemoryStore(StateKeyMethods):
     def delete_annotation(self, run_id: str, key: str) -> None:
         with self._lock:
             self._annotations.pop((run_id, key), None)
+
+    # --- deliveries: what a host has already received ------------------------------------------
+
+    def claim_delivery(self, key: str, seen_at: datetime) -> bool:
+        with self._lock:
+            if key in self._deliveries:
+                return False
+            self._deliveries[key] = as_utc(seen_at)
+            return True
+
+    def forget_deliveries(self, before: datetime) -> int:
+        cutoff = as_utc(before)
+        with self._lock:
+            old = [key for key, seen in self._deliveries.items() if seen < cutoff]
+            for key in old:
+                del self._deliveries[key]
+        return len(old)

@@ -272,8 +272,13 @@ class WorkerPool:
     def start(self) -> None:
         """Start every worker now (in parallel), rather than on first use."""
         started = [_Process(self.memory_bytes) for _ in range(self.size)]
-        for process in started:
-            self._wait_ready(process)
+        try:
+            for process in started:
+                self._wait_ready(process)
+        except HitlbotError:
+            for process in started:
+                process.kill()
+            raise
         with self._lock:
             self._idle.extend(started)
 

@@ -11,6 +11,7 @@ procedure; here that is a run, so stores are keyed by `run_id`.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from runtime.models import (
@@ -146,6 +147,17 @@ class RunStore(StorageBackend, Protocol):
         """`(run_id, key, value)` of the notes whose key starts with the prefix, oldest first."""
 
     def delete_annotation(self, run_id: str, key: str) -> None: ...
+
+    def claim_delivery(self, key: str, seen_at: datetime) -> bool:
+        """Remember that a host received the delivery `key` (at most 255 characters) at
+        `seen_at`: True for the one caller that saw it first, False for every repeat.
+
+        Hosts use it to act once on a request that may arrive again (a replay, a retry, a
+        duplicate), across restarts and processes sharing the store.
+        """
+
+    def forget_deliveries(self, before: datetime) -> int:
+        """Forget deliveries seen before `before` (they can no longer repeat); how many."""
 
 
 @runtime_checkable

@@ -34,6 +34,9 @@ _TYPE_ALIASES = {
     "map": "object",
     "table": "object",
 }
+# Lua 5.4 integers are 64-bit: a larger integer cannot reach a procedure intact.
+LUA_INTEGER_MIN = -(2**63)
+LUA_INTEGER_MAX = 2**63 - 1
 _TRUE = frozenset({"true", "yes", "y", "on", "1"})
 _FALSE = frozenset({"false", "no", "n", "off", "0"})
 
@@ -64,12 +67,43 @@ def type_problem(type_: str, value: Any) -> str | None:
 
 
 def normalise(type_: str, value: Any) -> Any:
-    """Undo what the trip through Lua blurs: `{}` is also an empty array, 3.0 an integer."""
+    """Undo what the trip through Lua blurs: `{}` is also an empty array, 3.0 an integer.
+
+    A number too large for a Lua integer is a float, as Lua would read it."""
     if type_ == "array" and value == {}:
         return []
     if type_ == "integer" and isinstance(value, float) and value.is_integer():
         return int(value)
+    if type_ == "number" and isinstance(value, int) and not _fits_lua(value):
+        return float(value)
     return value
+
+
+def lua_problem(value: Any) -> str | None:
+    """Why `value`, or something inside it, cannot reach Lua intact: an integer outside
+    Lua's 64-bit range, or a number that is not finite (JSON's NaN and Infinity); else None.
+    Caught here, the person typing is told at once instead of the run failing later."""
+    pending = [value]  # a stack, not recursion: a value may nest deeply
+    while pending:
+        item = pending.pop()
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, int) and not _fits_lua(item):
+            return (
+                f"{item} is outside the integer range a procedure can hold "
+                f"({LUA_INTEGER_MIN} to {LUA_INTEGER_MAX})"
+            )
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"{item} is not a finite number"
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return None
+
+
+def _fits_lua(number: int) -> bool:
+    return LUA_INTEGER_MIN <= number <= LUA_INTEGER_MAX
 
 
 def _is_number(value: Any) -> bool:
@@ -171,8 +205,8 @@ def _enum_problems(type_: str, data: dict[str, Any]) -> list[str]:
 
 
 def _value_problems(type_: str, enum: Any, value: Any) -> list[str]:
-    """What is wrong with a value for a field (type, then enum); [] when it is fine."""
-    if problem := type_problem(type_, value):
+    """What is wrong with a value for a field (type, Lua's range, then enum); [] when fine."""
+    if problem := type_problem(type_, value) or lua_problem(value):
         return [problem]
     if not isinstance(enum, list) or not enum:
         return []
@@ -253,8 +287,11 @@ def _from_string(type_: str, text: str) -> tuple[Any, str | None]:
     if type_ == "object" or (type_ == "array" and stripped.startswith("[")):
         try:
             return json.loads(stripped), None
-        except ValueError as exc:
-            return None, f"expected JSON for {_article(type_)}, got {text!r} ({exc.msg})"
+        except ValueError as exc:  # JSONDecodeError, or an integer of thousands of digits
+            detail = getattr(exc, "msg", str(exc))
+            return None, f"expected JSON for {_article(type_)}, got {text!r} ({detail})"
+        except RecursionError:
+            return None, f"expected JSON for {_article(type_)}, nested less deeply"
     if type_ == "array":
         return [item.strip() for item in stripped.split(",") if item.strip()], None
     return text, None

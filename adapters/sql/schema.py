@@ -139,3 +139,12 @@ run_events = Table(
     Column("payload", _json(), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    # What a host has already received (`claim_delivery`): the primary key is the claim.
+    Column("key", String(255), primary_key=True),
+    Column("seen_at", UTCDateTime, nullable=False),
+    Index("ix_deliveries_seen_at", "seen_at"),
+)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from adapters.sql.engine import Database
 from adapters.sql.schema import (
     annotations,
+    deliveries,
     execution_log,
     named_checkpoints,
     pending_requests,
@@ -422,3 +423,14 @@ class SqlStore(StateKeyMethods):
             conn.execute(
                 delete(annotations).where(annotations.c.run_id == run_id, annotations.c.key == key)
             )
+
+    # --- deliveries: what a host has already received ------------------------------------------
+
+    def claim_delivery(self, key: str, seen_at: datetime) -> bool:
+        statement = self._insert_new(deliveries, "key").values(key=key, seen_at=seen_at)
+        with self._db.write() as conn:
+            return conn.execute(statement).rowcount == 1
+
+    def forget_deliveries(self, before: datetime) -> int:
+        with self._db.write() as conn:
+            return conn.execute(delete(deliveries).where(deliveries.c.seen_at < before)).rowcount

@@ -31,6 +31,10 @@ ACTION_CONTRACT_KEYS = (
 ROUTING_KEYS = ("approvers", "allow_self_approval", "channel", "responders", "reminders")
 NOTIFY_LEVELS = ("info", "success", "warning", "error", "critical")
 SEVERITIES = ("info", "warning", "error", "critical")
+MAX_ITEMS = 99
+"""The most items one `Human.multiple` may ask: all of them must fit in one form, and a Slack
+modal holds 100 blocks, one of which names the request. A longer batch could never be answered,
+so the call fails at once rather than at the first submit."""
 
 Shaper = Callable[[Any], Any]
 
@@ -229,6 +233,8 @@ class HumanPrimitive:
             items = items["items"]
         if not isinstance(items, list) or not items:
             raise HitlbotError("Human.multiple takes a non-empty list of items")
+        if len(items) > MAX_ITEMS:
+            raise HitlbotError(too_many_items(len(items)))
         normalized = [_item(raw, index) for index, raw in enumerate(items, start=1)]
         ids = [item["item_id"] for item in normalized]
         duplicate = next((i for i in ids if ids.count(i) > 1), None)
@@ -252,6 +258,13 @@ _BUILDERS: dict[str, Callable[..., tuple[str, HITLRequest, Shaper]]] = {
     "multiple": HumanPrimitive._multiple,
     "inputs": HumanPrimitive._multiple,
 }
+
+
+def too_many_items(count: int) -> str:
+    return (
+        f"Human.multiple asks {count} items, more than one form holds ({MAX_ITEMS} at most); "
+        "split them over several calls"
+    )
 
 
 def _identity(value: Any) -> Any:

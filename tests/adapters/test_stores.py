@@ -854,3 +854,37 @@ def test_claim_annotation_has_one_winner_among_threads(store: RunStore) -> None:
         wins = list(pool.map(lambda n: store.claim_annotation("r", "once", n), range(16)))
     assert wins.count(True) == 1
     assert store.get_annotation("r", "once") == wins.index(True)
+
+
+# --- deliveries -------------------------------------------------------------------------------
+
+
+def test_a_delivery_is_claimed_once_until_forgotten(store: RunStore) -> None:
+    assert store.claim_delivery("trigger:1.2.abc", T0)
+    assert not store.claim_delivery("trigger:1.2.abc", T0 + timedelta(minutes=1))
+    assert store.claim_delivery("event:Ev01", T0 + timedelta(minutes=10))
+    # Only what was seen before the cutoff is forgotten (and can be claimed again).
+    assert store.forget_deliveries(T0 + timedelta(minutes=5)) == 1
+    assert store.claim_delivery("trigger:1.2.abc", T0 + timedelta(minutes=11))
+    assert not store.claim_delivery("event:Ev01", T0 + timedelta(minutes=11))
+    assert store.forget_deliveries(T0) == 0
+
+
+def test_forget_deliveries_compares_instants_across_time_zones(store: RunStore) -> None:
+    paris = timezone(timedelta(hours=2))
+    store.claim_delivery("k", datetime(2024, 5, 1, 14, 0, tzinfo=paris))  # 12:00 UTC
+    assert store.forget_deliveries(datetime(2024, 5, 1, 11, 59, tzinfo=UTC)) == 0
+    assert store.forget_deliveries(datetime(2024, 5, 1, 12, 1, tzinfo=UTC)) == 1
+
+
+def test_claim_delivery_has_one_winner_among_threads(store: RunStore) -> None:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        wins = list(pool.map(lambda _: store.claim_delivery("sig:v0=abc", T0), range(16)))
+    assert wins.count(True) == 1
+
+
+def test_claimed_deliveries_persist_across_instances(sqlite_url: str) -> None:
+    with SqlStore(sqlite_url) as first:
+        assert first.claim_delivery("trigger:9", T0)
+    with SqlStore(sqlite_url) as second:  # a restart, or another replica
+        assert not second.claim_delivery("trigger:9", T0)

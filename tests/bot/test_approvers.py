@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvers import (
     NOT_APPROVER_REASON,
+    NOT_MEMBER_REASON,
     SELF_REASON,
     UNAVAILABLE_REASON,
     Approvers,
@@ -16,9 +20,19 @@ from bot.approvers import (
     approver_entries,
     self_approval_allowed,
 )
+from devslack import DevSlack
 from runtime.models import HITLRequest, PendingRequest, RunRecord
 from runtime.procedure import Procedure
-from tests.bot.conftest import ALICE, BOB, CAROL, DAVE, ONCALL, SlackControl, VirtualClock
+from tests.bot.conftest import (
+    ALICE,
+    BOB,
+    CAROL,
+    DAVE,
+    ONCALL,
+    SlackControl,
+    VirtualClock,
+    client_for,
+)
 from tests.conftest import make_procedure
 
 RUN = RunRecord(run_id="run-1", procedure_id="deploy", started_by=ALICE)
@@ -77,7 +91,7 @@ async def test_ask_names_everyone_in_slack_syntax(approvers: Approvers) -> None:
     assert decision.ask == f"ask <@{BOB}>, <!subteam^{ONCALL}> or @ghost"
 
 
-async def test_empty_approvers_means_anyone(approvers: Approvers) -> None:
+async def test_empty_approvers_means_anyone_in_the_workspace(approvers: Approvers) -> None:
     for pending in (request("input"), request("input", approvers=[])):
         for user in (ALICE, BOB, DAVE):
             assert await allowed(approvers, user, pending)
@@ -164,3 +178,71 @@ def test_entries_and_flags_from_call_or_procedure() -> None:
     assert approver_entries(request(), None) == []
     assert not self_approval_allowed(request(), proc)
     assert self_approval_allowed(request(allow_self_approval=True), proc)
+
+
+# --- requests without approvers: members of the workspace only ----------------------------------
+
+GHOST = "U0GHOST01"  # no such user in the workspace
+GONE = "U0GONE001"  # a deactivated account
+
+
+@pytest.fixture
+async def workspace_with_a_leaver(
+    start_devslack: Callable[..., Awaitable[DevSlack]], vclock: VirtualClock, tmp_path: Path
+) -> DevSlack:
+    import devslack
+
+    seed = yaml.safe_load((Path(devslack.__file__).parent / "seed.yaml").read_text())
+    seed["users"].append(
+        {"id": GONE, "name": "gone", "display_name": "Gone", "real_name": "Gone", "deleted": True}
+    )
+    path = tmp_path / "seed.yaml"
+    path.write_text(yaml.safe_dump(seed))
+    return await start_devslack(clock=vclock, seed_path=str(path))
+
+
+async def test_only_members_of_the_workspace_may_answer_without_approvers(
+    workspace_with_a_leaver: DevSlack, vclock: VirtualClock
+) -> None:
+    approvers = Approvers(client_for(workspace_with_a_leaver), clock=vclock)
+    for user in (GHOST, GONE):
+        decision = await approvers.may_answer(user, request("input"), RUN, None)
+        assert decision == Decision(False, NOT_MEMBER_REASON)
+        assert (
+            decision.text
+            == "You may not answer this: only members of this workspace may answer it."
+        )
+    assert await allowed(approvers, DAVE, request("input"))
+
+
+async def test_membership_is_cached_on_the_clock(
+    approvers: Approvers, slack_control_v: SlackControl, vclock: VirtualClock
+) -> None:
+    async def lookups() -> int:
+        return (await slack_control_v.method_stats("users.info"))["calls"]
+
+    for _ in range(3):
+        assert await allowed(approvers, BOB, request("input"))
+        assert not await allowed(approvers, GHOST, request("input"))
+    assert await lookups() == 2  # one each
+    vclock.advance(61)  # "not a member" is asked again after a minute (they may have joined)
+    assert not await allowed(approvers, GHOST, request("input"))
+    assert await allowed(approvers, BOB, request("input"))
+    assert await lookups() == 3
+    vclock.advance(240)  # "member" after five minutes (they may have left)
+    assert await allowed(approvers, BOB, request("input"))
+    assert await lookups() == 4
+
+
+async def test_when_slack_cannot_say_only_a_recent_member_may_answer(
+    approvers: Approvers, slack_control_v: SlackControl, vclock: VirtualClock
+) -> None:
+    assert await allowed(approvers, BOB, request("input"))
+    await slack_control_v.fault(method="users.info", status=503)
+    unknown = await approvers.may_answer(CAROL, request("input"), RUN, None)
+    assert unknown == Decision(False, UNAVAILABLE_REASON)  # "try again soon"
+    vclock.advance(600)  # past the five minutes: Bob is asked about again, and Slack fails
+    assert await allowed(approvers, BOB, request("input"))  # a member ten minutes ago
+    vclock.advance(3600)
+    refused = await approvers.may_answer(BOB, request("input"), RUN, None)
+    assert refused == Decision(False, UNAVAILABLE_REASON)

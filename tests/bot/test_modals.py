@@ -479,3 +479,16 @@ def test_view_metadata_reads_what_the_modal_carries() -> None:
     view = modals.review_modal(review(), 1)
     assert modals.view_metadata(view) == {"request_id": "deploy:1a2b3c4d:pos3", "option": 1}
     assert modals.view_metadata({"private_metadata": "oops"}) == {}
+
+
+def test_as_many_items_as_a_batch_may_ask_fill_one_modal() -> None:
+    """Every item of the largest batch the runtime asks gets a field (99 of them, plus the
+    request's name: Slack's 100 blocks), so a required item is never out of reach."""
+    items = [item(f"q{n}", "input") for n in range(99)]
+    request = pending("inputs", "Multiple inputs requested (99 items)", metadata={"items": items})
+    view = modals.inputs_modal(request)
+    assert len(view["blocks"]) == 100
+    assert len(inputs_of(view)) == 99
+    typed = {f"item:{n}:q{n}": f"answer {n}" for n in range(99)}
+    raw = modals.parse_inputs_submission(request, submit(view, typed))
+    assert normalize_answer(request.request, raw) == {f"q{n}": f"answer {n}" for n in range(99)}

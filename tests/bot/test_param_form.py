@@ -587,3 +587,21 @@ def test_parameter_names_too_long_for_a_block_id_are_a_clear_error() -> None:
     procedure = make_procedure(**{"n" * 300: FieldSpec()})
     with pytest.raises(ParamFormError, match="too long for a Slack form"):
         param_modal(procedure, {}, channel="C1", user="U1")
+
+
+def test_an_integer_too_large_for_a_procedure_is_an_error_on_its_field() -> None:
+    procedure = make_procedure(count=FieldSpec(type="integer"), title=FieldSpec(required=True))
+    state = {
+        "param:count": entry("number_input", value="99999999999999999999"),
+        "param:title": entry("plain_text_input", value="x"),
+    }
+    assert check_param_submission(procedure, state) == (
+        None,
+        {
+            "param:count": "99999999999999999999 is outside the integer range a procedure can "
+            "hold (-9223372036854775808 to 9223372036854775807)."
+        },
+    )
+    block = field(modal(procedure, {"count": "99999999999999999999"}), "count")
+    assert block["hint"]["text"].startswith("⚠️ '99999999999999999999' was not used: ")
+    assert "initial_value" not in block["element"]

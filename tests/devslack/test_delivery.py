@@ -12,7 +12,14 @@ from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.devslack.helpers import Control, LiveStream, Received, RecordingApp, wait_until
+from tests.devslack.helpers import (
+    Control,
+    LiveStream,
+    MovableClock,
+    Received,
+    RecordingApp,
+    wait_until,
+)
 
 
 def json_ack(body: dict[str, Any]):  # type: ignore[no-untyped-def]
@@ -624,3 +631,32 @@ async def test_event_retries_stop_after_three_or_on_no_retry(
     await wait_until(five_rows)
     await asyncio.sleep(0.3)  # several retry delays: a retry would have arrived
     assert len(recorder.received) == 5
+
+
+# ---------------------------------------------------------------------------- replays
+
+
+async def test_a_replay_resends_the_same_bytes_timestamp_and_signature(
+    slack: Control, recorder: RecordingApp, movable_clock: MovableClock
+) -> None:
+    sent = await slack.post(
+        "command", {"user": "bob", "channel": "general", "command": "/procedure", "text": "hi"}
+    )
+    first = await recorder.next()
+    movable_clock.advance(2)
+    replayed = await slack.post("replay", {"delivery_id": sent["delivery_id"]})
+    again = await recorder.next(2)
+    assert again.raw == first.raw
+    for header in ("X-Slack-Request-Timestamp", "X-Slack-Signature"):
+        assert again.headers[header] == first.headers[header]
+    assert replayed["ok"] and replayed["verdict"] == "ok"
+    assert replayed["delivery_id"] != sent["delivery_id"]
+    rows = {row["id"]: row for row in await slack.deliveries()}
+    assert rows[replayed["delivery_id"]]["replay_of"] == sent["delivery_id"]
+    assert await slack.ephemeral("bob") == []  # an ack to a replay changes nothing
+
+
+async def test_replaying_an_unknown_delivery_is_refused(slack: Control) -> None:
+    refused = await slack.post("replay", {"delivery_id": 999}, status=404)
+    assert refused["error"] == "not_found"
+    await slack.post("replay", {"delivery_id": "1"}, status=400)

@@ -161,3 +161,24 @@ async def test_connection_closed_before_the_ack_fails_the_delivery(socket_slack:
     await app_task
     assert (result["ok"], result["verdict"]) == (False, "failed")
     assert result["ack_ms"] is None
+
+
+async def test_a_replay_sends_the_same_payload_in_a_new_envelope(socket_slack: Control) -> None:
+    ws, _ = await connect(socket_slack)
+
+    async def app() -> dict[str, Any]:
+        envelope = json.loads((await ws.receive()).data)
+        await ws.send_str(json.dumps({"envelope_id": envelope["envelope_id"]}))
+        return envelope
+
+    task = asyncio.ensure_future(app())
+    body = {"user": "alice", "channel": "general", "command": "/procedure", "text": "go"}
+    sent = await socket_slack.post("command", body)
+    first = await task
+    task = asyncio.ensure_future(app())
+    replayed = await socket_slack.post("replay", {"delivery_id": sent["delivery_id"]})
+    again = await task
+    assert replayed["verdict"] == "ok"
+    assert again["payload"] == first["payload"]
+    assert again["envelope_id"] != first["envelope_id"]
+    await ws.close()

@@ -257,3 +257,24 @@ def test_the_seed_human_primitive_api_exists_and_flushes_notifications(lua, stor
     asyncio.run(human.flush_recordings())
     assert [m.content for m in recorded] == ["Processing complete"]
     assert recorded[0].human_interaction == "NOTIFICATION"
+
+
+BATCH = """
+local items = {}
+for n = 1, %d do
+  items[n] = {id = "q" .. n, label = "Question " .. n, type = "input", required = false}
+end
+return Human.multiple(items)
+"""
+
+
+def test_multiple_with_more_items_than_one_form_holds_fails_at_the_call(lua):
+    outcome = lua(BATCH % 150).start()
+    assert outcome.run.status is RunStatus.FAILED
+    assert outcome.pending is None
+    assert "Human.multiple asks 150 items, more than one form holds (99 at most)" in (
+        outcome.run.error or ""
+    )
+    fitting = lua(BATCH % 99).start()  # as many as one form holds: asked
+    assert fitting.run.status is RunStatus.WAITING_FOR_HUMAN
+    assert len(fitting.pending.request.metadata["items"]) == 99

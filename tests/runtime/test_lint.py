@@ -224,3 +224,27 @@ def test_tokens_skip_comments_and_keep_string_contents_and_lines() -> None:
         ("op", "..", 5),
         ("number", "0x1F", 5),
     ]
+
+
+def _batch(count: int, *, wrapped: bool = False) -> str:
+    items = ",\n".join(f'  {{id = "q{n}", label = "Q{n}"}}' for n in range(count))
+    table = f"{{\n{items},\n}}"
+    return (
+        f"local r = Human.multiple{{items = {table}}}\n"
+        if wrapped
+        else (f"local r = Human.multiple{table}\nreturn r\n")
+    )
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["list", "items"])
+def test_a_literal_batch_larger_than_one_form_is_an_error(tmp_path: Path, wrapped: bool) -> None:
+    path = tmp_path / "batch.tac"
+    path.write_text(_batch(100, wrapped=wrapped))
+    (issue,) = lint_procedure(path)
+    assert (issue.severity, issue.line) == ("error", 1)
+    assert issue.message == (
+        "Human.multiple asks 100 items, more than one form holds (99 at most); "
+        "split them over several calls"
+    )
+    path.write_text(_batch(99, wrapped=wrapped))
+    assert lint_procedure(path) == []

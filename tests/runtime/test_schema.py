@@ -300,3 +300,55 @@ def test_declaration_that_is_not_a_table() -> None:
 def test_lua_empty_table_is_an_empty_array_default() -> None:
     checked = parse_field({"type": "array", "default": {}})
     assert checked.spec is not None and checked.spec.default == []
+
+
+BIG = 99999999999999999999  # more than a Lua (64-bit) integer holds
+
+
+def test_integers_outside_luas_range_are_refused_before_the_run() -> None:
+    problems = param_problems(DEPLOY, {"service": "s", "replicas": str(BIG)}, from_strings=True)
+    assert problems == [
+        f"parameter 'replicas': {BIG} is outside the integer range a procedure can hold "
+        "(-9223372036854775808 to 9223372036854775807)"
+    ]
+    assert param_problems(DEPLOY, {"service": "s", "replicas": -(2**63) - 1}, from_strings=False)
+    assert param_problems(DEPLOY, {"service": "s", "replicas": "1e30"}, from_strings=True)
+    edges = [2**63 - 1, -(2**63)]
+    for edge in edges:
+        values = coerce_params(DEPLOY, {"service": "s", "replicas": edge}, from_strings=False)
+        assert values["replicas"] == edge
+
+
+def test_a_number_too_large_for_an_integer_is_read_as_a_float() -> None:
+    values = coerce_params(DEPLOY, {"service": "s", "ratio": str(BIG)}, from_strings=True)
+    assert values["ratio"] == float(BIG) and isinstance(values["ratio"], float)
+
+
+@pytest.mark.parametrize(
+    ("labels", "shown"),
+    [
+        (f'{{"a": [1, {BIG}]}}', str(BIG)),
+        ('{"a": NaN}', "nan is not a finite number"),
+        ('{"a": {"b": -Infinity}}', "-inf is not a finite number"),
+    ],
+)
+def test_values_inside_objects_and_arrays_must_fit_lua_too(labels: str, shown: str) -> None:
+    [problem] = param_problems(DEPLOY, {"service": "s", "labels": labels}, from_strings=True)
+    assert problem.startswith("parameter 'labels': ") and shown in problem
+
+
+def test_json_nested_too_deeply_or_with_a_huge_integer_is_a_param_error() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    [problem] = param_problems(DEPLOY, {"service": "s", "labels": deep}, from_strings=True)
+    assert "nested less deeply" in problem
+    [problem] = param_problems(DEPLOY, {"service": "s", "labels": "1" * 5000}, from_strings=True)
+    assert problem.startswith("parameter 'labels': expected JSON for an object")
+
+
+def test_a_declared_default_outside_luas_range_is_a_declaration_error() -> None:
+    check = parse_field({"type": "integer", "default": BIG})
+    assert check.spec is None
+    assert check.errors == [
+        f"default {BIG} is outside the integer range a procedure can hold "
+        "(-9223372036854775808 to 9223372036854775807)"
+    ]

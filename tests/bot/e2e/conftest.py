@@ -18,6 +18,7 @@ import hmac
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -524,22 +525,65 @@ class Slack:
     def requests(self, thread: Thread) -> list[PendingRequest]:
         return self.store.list_requests(run_id=thread.run_id)
 
+    # -- the bot's log ---------------------------------------------------------------------
+
+    def log_mark(self) -> int:
+        """Where the bot's log ends now; `wait_log` reads only what comes after it."""
+        assert self.stack.bot is not None
+        return len(self.stack.bot.log())
+
+    def log_since(self, mark: int) -> str:
+        assert self.stack.bot is not None
+        return self.stack.bot.log()[mark:]
+
+    async def wait_log(self, contains: str, since: int, count: int = 1) -> list[str]:
+        """The bot's log lines written after `since` that contain `contains`, once there are
+        `count` of them (what an operator reads: the bot says what it refused or ignored)."""
+
+        async def found() -> list[str]:
+            lines = [line for line in self.log_since(since).splitlines() if contains in line]
+            return lines if len(lines) >= count else []
+
+        return await self.wait_for(found, f"{count} log line(s) saying {contains!r}")
+
+    async def replay(self, delivery_id: int) -> dict[str, Any]:
+        """devslack sends an earlier delivery again, exactly as it went out."""
+        return await self.post("replay", {"delivery_id": delivery_id})
+
     # -- deliveries straight to the bot (duplicates, retries) ------------------------------
 
-    async def deliver(self, body: str, content_type: str, **headers: str) -> int:
+    async def deliver(self, body: str | bytes, content_type: str, **headers: str) -> int:
         """POST a signed request to the bot's request URL, as Slack would."""
+        return (await self.deliver_for_body(body, content_type, **headers))[0]
+
+    async def deliver_for_body(
+        self, body: str | bytes, content_type: str, **headers: str
+    ) -> tuple[int, Any]:
+        """`deliver`, returning the status and the response body (JSON when it is JSON)."""
+        raw = body.encode() if isinstance(body, str) else body
+        return await self.post_raw(raw, {**self.signed_headers(raw, content_type), **headers})
+
+    def signed_headers(self, body: bytes, content_type: str) -> dict[str, str]:
+        """The headers Slack sends with `body`: its type, a timestamp, the v0 signature."""
         timestamp = str(int(time.time()))
         secret = self.stack.env["SLACK_SIGNING_SECRET"].encode()
-        digest = hmac.new(secret, f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
-        sent = {
+        base = b"v0:" + timestamp.encode() + b":" + body
+        digest = hmac.new(secret, base, hashlib.sha256).hexdigest()
+        return {
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": timestamp,
             "X-Slack-Signature": f"v0={digest}",
-            **headers,
         }
+
+    async def post_raw(self, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+        """POST exactly these bytes and headers to the bot's request URL."""
         url = self.stack.bot_url + "/slack/events"
-        async with self.http.post(url, data=body.encode(), headers=sent) as response:
-            return response.status
+        async with self.http.post(url, data=body, headers=headers) as response:
+            text = await response.text()
+            try:
+                return response.status, json.loads(text) if text else None
+            except ValueError:
+                return response.status, text
 
 
 async def deliver_click(slack: Slack, payload: dict[str, Any]) -> int:
@@ -554,6 +598,34 @@ async def deliver_event(slack: Slack, envelope: dict[str, Any], retry: int = 0) 
     if retry:
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
     return await slack.deliver(json.dumps(envelope), "application/json", **headers)
+
+
+def new_trigger_id() -> str:
+    """A trigger id as Slack issues them: one per interaction, never reused."""
+    return f"{int(time.time())}.{secrets.randbelow(10**10):010d}.{secrets.token_hex(16)}"
+
+
+def submission_payload(user_id: str, view: dict[str, Any], values: dict[str, Any]) -> dict:
+    """The view_submission payload Slack sends when `user_id` submits `view` (as devslack
+    shows it) with `values` as its `state.values`."""
+    return {
+        "type": "view_submission",
+        "team": {"id": TEAM, "domain": "devslack"},
+        "user": {"id": user_id, "username": user_id, "name": user_id, "team_id": TEAM},
+        "api_app_id": APP,
+        "token": "devslackverificationtoken",
+        "trigger_id": new_trigger_id(),
+        "view": {**view, "state": {"values": values}},
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
+async def deliver_submission(slack: Slack, payload: dict[str, Any]) -> tuple[int, Any]:
+    """Send a view_submission payload to the bot (signed); its status and JSON ack, if any."""
+    body = "payload=" + urllib.parse.quote(json.dumps(payload))
+    return await slack.deliver_for_body(body, "application/x-www-form-urlencoded")
 
 
 def click_payload(user: str, message: dict[str, Any], text: str) -> dict[str, Any]:
@@ -592,7 +664,7 @@ def click_payload(user: str, message: dict[str, Any], text: str) -> dict[str, An
             "is_ephemeral": False,
             "thread_ts": message.get("thread_ts"),
         },
-        "trigger_id": f"{int(time.time())}.1000000001.e2edup",
+        "trigger_id": new_trigger_id(),
         "channel": {"id": channel, "name": "e2e"},
         "message": {k: message.get(k) for k in ("ts", "text", "blocks", "thread_ts")},
         "state": {"values": {}},

@@ -1,0 +1,76 @@
+"""Acting once on a request that arrives more than once.
+
+Slack signs a request, not its delivery: the same signed bytes sent again within the five
+minutes the signature is valid pass verification (a replay), Slack retries an event whose ack
+it missed, and a proxy in front of several replicas may deliver one request to two of them.
+Each request is therefore known by a key that every copy of it shares:
+
+- an event: its `event_id` (Slack's retries keep it);
+- a slash command, a click or a submission: its `trigger_id` (one per interaction, never
+  reused by Slack, and covered by the signature, so a replay cannot change it);
+- anything else sent over HTTP: its signature (which covers the timestamp and the body).
+
+The key is claimed in the store (`claim_delivery`) before the work is done, after the ack, so
+the ack stays fast and a repeat is acked as usual and then does nothing. The store is shared by
+every replica and outlives a restart. A claim is kept long enough to outlast every copy that can
+still arrive: a signature stays valid for five minutes on either side of its timestamp, and
+Slack's event retries end about six minutes after the first attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+
+from bot.payloads import EventCallback, Payload
+from runtime.models import utc_now
+from runtime.protocols import RunStore
+
+DELIVERY_KEY = "hitlbot_delivery"  # where the key travels in a Bolt request's context
+KEEP = timedelta(minutes=15)  # twice the signing window, plus a margin for clock skew
+FORGET_EVERY_SECONDS = 60.0
+MAX_KEY = 255
+
+
+def delivery_key(payload: Payload, headers: Mapping[str, Sequence[str]]) -> str | None:
+    """What every copy of this request shares (None: nothing does, e.g. Socket Mode without
+    a trigger id). `headers` are Bolt's: lower-case names, lists of values."""
+    if isinstance(payload, EventCallback):
+        return _key("event", payload.event_id)
+    trigger_id = getattr(payload, "trigger_id", None)
+    if trigger_id:
+        return _key("trigger", trigger_id)
+    signature = next(iter(headers.get("x-slack-signature") or ()), None)
+    return _key("signature", signature) if signature else None
+
+
+def _key(kind: str, value: str) -> str:
+    key = f"{kind}:{value}"
+    if len(key) <= MAX_KEY:
+        return key
+    return f"{kind}:sha256:{hashlib.sha256(value.encode()).hexdigest()}"
+
+
+class Deliveries:
+    """The store's memory of the requests already taken on."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        keep: timedelta = KEEP,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.keep = keep
+
+    async def first(self, key: str) -> bool:
+        """True for the first copy of a request to claim `key`, False for any repeat."""
+        return await asyncio.to_thread(self.store.claim_delivery, key, self.clock())
+
+    async def forget_old(self) -> None:
+        """Drop the claims no copy can still arrive for (run periodically)."""
+        await asyncio.to_thread(self.store.forget_deliveries, self.clock() - self.keep)
