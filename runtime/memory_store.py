@@ -344,3 +344,11 @@ class MemoryStore(StateKeyMethods):
     def delete_annotation(self, run_id: str, key: str) -> None:
         with self._lock:
             self._annotations.pop((run_id, key), None)
+
+    def delete_annotation_if(self, run_id: str, key: str, expected: Any) -> bool:
+        with self._lock:
+            text = self._annotations.get((run_id, key))
+            if text is None or json.loads(text) != expected:
+                return False
+            del self._annotations[(run_id, key)]
+            return True

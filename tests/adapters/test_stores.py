@@ -854,3 +854,26 @@ def test_claim_annotation_has_one_winner_among_threads(store: RunStore) -> None:
         wins = list(pool.map(lambda n: store.claim_annotation("r", "once", n), range(16)))
     assert wins.count(True) == 1
     assert store.get_annotation("r", "once") == wins.index(True)
+
+
+def test_delete_annotation_if_spares_a_value_replaced_meanwhile(store: RunStore) -> None:
+    sent = {"text": "Waiting", "blocks": [{"type": "divider"}], "at": 1.5}
+    store.set_annotation("r", "outbox:update:run", sent)
+    store.set_annotation("r", "outbox:update:run", {**sent, "text": "Done"})  # a newer one
+    assert store.delete_annotation_if("r", "outbox:update:run", sent) is False
+    assert store.get_annotation("r", "outbox:update:run")["text"] == "Done"
+    assert store.delete_annotation_if("r", "outbox:update:run", {**sent, "text": "Done"})
+    assert store.get_annotation("r", "outbox:update:run") is None
+    assert store.delete_annotation_if("r", "outbox:update:run", sent) is False  # gone
+
+
+def test_delete_annotation_if_has_one_winner_among_threads(store: RunStore) -> None:
+    store.set_annotation("r", "lease", {"owner": "dead", "at": 0})
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        deleted = list(
+            pool.map(
+                lambda _: store.delete_annotation_if("r", "lease", {"owner": "dead", "at": 0}),
+                range(16),
+            )
+        )
+    assert deleted.count(True) == 1 and store.get_annotation("r", "lease") is None
