@@ -160,3 +160,21 @@ async def test_answers_under_a_chat_update_storm_and_a_crash_all_lose_their_butt
     updates = await slack.method_calls("chat.update")
     # One accepted update per message (request, run message): queued contents were merged.
     assert updates["calls"] - updates["errors"] == 2 * len(threads)  # a 429 is an error too
+
+
+async def test_control_and_bidi_characters_reach_slack_replaced(slack: Slack) -> None:
+    """A procedure's message, its parameters and its result carry NUL and a right-to-left
+    override: Slack shows U+FFFD in their place, everywhere."""
+    thread = await slack.start("alice", slack.channel, "run unsafe note=x\u202eexe.txt")
+    request = await slack.wait_request(thread, "gnp.exe?")
+    await slack.click("bob", request, text="Approve")
+    await slack.wait_run(thread, RunStatus.COMPLETED)
+    await slack.wait_parent(thread, "Completed")
+
+    shown = [all_text(m) for m in await slack.thread(thread)]  # message, notify, ask, result
+    assert len(shown) == 4
+    assert all("\x00" not in text and "\u202e" not in text for text in shown), shown
+    assert "x\ufffdexe.txt" in shown[0]  # the parameter, in the run's message
+    assert "Null\ufffdbyte in x\ufffdexe.txt" in shown[1]
+    assert "Ship \ufffdgnp.exe?" in shown[2]
+    assert "x\ufffdexe.txt\ufffd" in shown[3]  # the result
