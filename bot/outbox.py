@@ -264,7 +264,7 @@ class Outbox:
         back: asyncio.Event,
         what: str,
     ) -> None:
-        delay = self.config.outbox_backoff
+        delay, recheck = self.config.outbox_backoff, self.config.outbox_recheck
         while True:
             try:
                 result = await one_round()
@@ -277,11 +277,18 @@ class Outbox:
                 delay = delay if result.delivered else longer
                 continue
             delay = self.config.outbox_backoff
-            # Held back, not failing: look again soon. Idle: look again when woken, or after
-            # a while for entries other processes left (real time: nothing to wait out).
-            recheck = self.config.outbox_recheck if result.waiting else self.config.outbox_poll
+            # Held back, not failing: look again soon, less often while nothing moves (what
+            # unblocks an entry here, a post recorded, wakes the loop). Idle: look again when
+            # woken, or after a while for entries other processes left. Real time: there is
+            # nothing to wait out.
+            stuck = result.waiting and not result.delivered
+            if not stuck:
+                recheck = self.config.outbox_recheck
+            pause = recheck if result.waiting else self.config.outbox_poll
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), recheck)
+                await asyncio.wait_for(wake.wait(), pause)
+            if stuck:
+                recheck = min(recheck * 2, self.config.outbox_poll)
 
     async def _back_off(self, seconds: float, back: asyncio.Event) -> None:
         """Wait `seconds` after a failed round, or until a call of the same kind went through
