@@ -1,4 +1,5 @@
-"""SlackIO against a real in-process devslack over HTTP: retries, pacing, idempotency, outbox.
+"""SlackIO against a real in-process devslack over HTTP: retries, pacing, posts that are
+idempotent per run and key, message updates, the outbox, and what reaches people.
 
 Everything runs on a virtual clock shared by devslack (rate-limit windows) and SlackIO
 (pacing, Retry-After, backoff), so 429 storms and outages cost no wall time.
