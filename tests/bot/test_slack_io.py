@@ -584,7 +584,7 @@ async def test_an_orphaned_claim_whose_post_never_landed_posts_its_own(
     assert texts(await slack_control_v.messages(DEPLOYS)) == ["run-2", "run"]
 
 
-async def test_a_message_without_our_metadata_is_never_taken_for_a_post(
+async def test_a_message_without_our_run_id_and_key_is_never_taken_for_a_post(
     make_io: MakeIO, any_store: RunStore, devslack_v: DevSlack, vclock: VirtualClock
 ) -> None:
     client = client_for(devslack_v)
@@ -592,11 +592,16 @@ async def test_a_message_without_our_metadata_is_never_taken_for_a_post(
     await client.chat_postMessage(
         channel=DEPLOYS, text="other app", metadata={"event_type": "x", "event_payload": {}}
     )
+    await client.chat_postMessage(  # the key alone, as every run's own message has it
+        channel=DEPLOYS,
+        text="key only",
+        metadata={"event_type": "hitlbot_post", "event_payload": {"key": "run"}},
+    )
     _orphan_claim(any_store, "run", vclock() - 30)
     ours = await post(make_io(any_store), "run")
     assert ours is not None
     landed = await client.conversations_history(channel=DEPLOYS)
-    assert [m["text"] for m in landed["messages"]] == ["run", "other app", "plain"]
+    assert [m["text"] for m in landed["messages"]] == ["run", "key only", "other app", "plain"]
 
 
 async def test_two_runs_whose_records_were_lost_each_recover_their_own_message(
