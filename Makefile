@@ -44,6 +44,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/runtime_bench.py
 	$(BIN)/python bench/bot_bench.py
+	$(BIN)/python bench/click_cost.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

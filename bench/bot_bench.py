@@ -1,10 +1,11 @@
 """Slack bot benchmarks: the bot and devslack as separate processes, over real HTTP.
 
 Run with `python bench/bot_bench.py [--quick]`. Starts `python -m devslack --no-rate-limits`
-and the bot in HTTP mode (`hitlbot serve` with HITLBOT_SLACK_PACE=0, so that the bot's own
-per-channel pacing, ~1 post per second per channel, does not stand in for the rate limits
-devslack has turned off), with a SQLite database and a one-procedure catalog in a temporary
-directory, everything on 127.0.0.1. The procedure asks two approvals in a row. Runs are
+and the bot in HTTP mode (`hitlbot serve` with HITLBOT_SLACK_PACE=0 and
+HITLBOT_SLACK_UPDATE_PACE=0, so that the bot's own pacing, ~1 post per second per channel and
+~50 message updates per minute, does not stand in for the rate limits devslack has turned
+off), with a SQLite database and a one-procedure catalog in a temporary directory, everything
+on 127.0.0.1. The procedure asks two approvals in a row. Runs are
 started by alice (`/procedure run bench_two n=<i>`) round-robin in #general, #deploys and
 #incidents; bob clicks Approve. A Server-Sent Events stream from devslack (`/_dev/api/live`)
 tells when each request message is posted.
@@ -228,6 +229,7 @@ class Processes:
             HITLBOT_HOST=HOST,
             HITLBOT_PORT=str(bot_port),
             HITLBOT_SLACK_PACE="0",
+            HITLBOT_SLACK_UPDATE_PACE="0",
         )
         if self.tracemalloc:
             env["BENCH_TRACEMALLOC"] = str(Path(self.tracemalloc).resolve())

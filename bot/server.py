@@ -78,7 +78,10 @@ class BotRuntime:
         self.slack = SlackIO(
             self.client,
             self.store,
-            config=SlackIOConfig(pace_per_second=settings.slack_pace),
+            config=SlackIOConfig(
+                pace_per_second=settings.slack_pace,
+                updates_per_minute=settings.slack_update_pace,
+            ),
             liveness=self.liveness,
         )
         self.approvers = Approvers(self.slack.client)

@@ -204,9 +204,8 @@ class RunService:
     async def _settled(self, answered: PendingRequest, *, executions: int = 1) -> None:
         """After an answer: replace the request's buttons with the outcome, resume the run."""
         self.unschedule(answered.request_id)
-        ref = await self._ref(answered.run_id, _request_key(answered.request_id))
-        if ref is not None:
-            await self._update(ref, *blocks.answered_message(answered))
+        text, body = blocks.answered_message(answered)
+        await self._update(answered.run_id, _request_key(answered.request_id), text, body)
         await self.resume(answered.run_id, executions=executions)
 
     async def resume(self, run_id: str, *, executions: int = 1) -> None:
@@ -279,10 +278,10 @@ class RunService:
     async def _show_settled(self, run_id: str, requests: list[PendingRequest]) -> None:
         """Replace the buttons of those of `requests` that are settled by their outcome."""
         for pending in requests:
-            ref = await self._ref(run_id, _request_key(pending.request_id))
             settled = await asyncio.to_thread(self.store.get_request, pending.request_id)
-            if ref is not None and settled is not None and _is_settled(settled):
-                await self._update(ref, *blocks.answered_message(settled))
+            if settled is not None and _is_settled(settled):
+                text, body = blocks.answered_message(settled)
+                await self._update(run_id, _request_key(pending.request_id), text, body)
 
     async def _may_cancel(
         self, run: RunRecord, open_requests: list[PendingRequest], user: str
@@ -498,19 +497,12 @@ class RunService:
     async def _update_run_message(
         self, run: RunRecord, *, pending: PendingRequest | None = None
     ) -> None:
+        """Show the run as it is now in its message (posted, or still queued)."""
         text, body = self._run_message(run, pending)
-        thread = await self._ref(run.run_id, THREAD_KEY)
-        if thread is None:
-            channel = await self._note(run.run_id, "slack:channel")
-            if channel is not None:  # still queued while Slack is down: refresh what it will say
-                await self.slack.post(
-                    THREAD_KEY, run.run_id, channel=channel, text=text, blocks=body
-                )
-            return
         digest = _digest(text, body)
         if await self._note(run.run_id, "slack:thread_digest") == digest:
             return  # unchanged: spare Slack (chat.update is rate limited) the call
-        await self._update(thread, text, body)
+        await self._update(run.run_id, THREAD_KEY, text, body)
         await self._set_note(run.run_id, "slack:thread_digest", digest)
 
     def _run_message(
@@ -521,12 +513,11 @@ class RunService:
         name = _name(procedure or self._procedure_of(run), run)
         return blocks.run_message(run, name, waiting_for=waiting_for, summary=summary)
 
-    async def _update(self, ref: PostRef, text: str, body: list[dict[str, Any]]) -> None:
-        """Replace a message; one that Slack refuses (deleted, say) is logged, not fatal."""
-        try:
-            await self.slack.update(ref, text=text, blocks=body)
-        except SlackPermanentError as exc:
-            log.warning("could not update %s/%s: %s", ref.channel, ref.ts, exc)
+    async def _update(self, run_id: str, key: str, text: str, body: list[dict[str, Any]]) -> None:
+        """Replace what a message of the run says. Queued durably before this returns, so it
+        reaches Slack whatever its rate limits, an outage or a restart do, and never before
+        the message itself; the caller does not wait for Slack."""
+        await self.slack.update(run_id, key, text=text, blocks=body)
 
     async def _escalation_mention(self, pending: PendingRequest) -> str | None:
         """Who an error or critical escalation pages: the call's `responders`, else the

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         validation_alias="HITLBOT_SLACK_PACE",
         description="posts per second per channel (Slack's limit is about 1); 0 turns pacing off",
     )
+    slack_update_pace: float = Field(
+        50.0,
+        ge=0,
+        validation_alias="HITLBOT_SLACK_UPDATE_PACE",
+        description="message updates per minute for the whole workspace (chat.update is Tier 3: "
+        "about 50); 0 turns pacing off (Retry-After is still honoured)",
+    )
     lua_workers: int = Field(
         4,
         ge=1,

@@ -386,3 +386,11 @@ class MemoryStore(StateKeyMethods):
             for key in old:
                 del self._deliveries[key]
         return len(old)
+
+    def delete_annotation_if(self, run_id: str, key: str, expected: Any) -> bool:
+        with self._lock:
+            text = self._annotations.get((run_id, key))
+            if text is None or json.loads(text) != expected:
+                return False
+            del self._annotations[(run_id, key)]
+            return True

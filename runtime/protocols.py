@@ -159,6 +159,13 @@ class RunStore(StorageBackend, Protocol):
     def forget_deliveries(self, before: datetime) -> int:
         """Forget deliveries seen before `before` (they can no longer repeat); how many."""
 
+    def delete_annotation_if(self, run_id: str, key: str, expected: Any) -> bool:
+        """Delete the note only if its value equals `expected`: True if this call deleted it.
+
+        Hosts use it to finish with a note unless someone replaced it meanwhile (a newer
+        value must survive the cleanup of an older one).
+        """
+
 
 @runtime_checkable
 class HITLHandler(Protocol):

@@ -434,3 +434,14 @@ class SqlStore(StateKeyMethods):
     def forget_deliveries(self, before: datetime) -> int:
         with self._db.write() as conn:
             return conn.execute(delete(deliveries).where(deliveries.c.seen_at < before)).rowcount
+
+    def delete_annotation_if(self, run_id: str, key: str, expected: Any) -> bool:
+        # Compared in Python within the write transaction (BEGIN IMMEDIATE on SQLite, a row
+        # lock on PostgreSQL): JSON columns have no portable equality in SQL.
+        mine = (annotations.c.run_id == run_id, annotations.c.key == key)
+        with self._db.write() as conn:
+            row = conn.execute(select(annotations.c.value).where(*mine).with_for_update()).first()
+            if row is None or row.value != expected:
+                return False
+            conn.execute(delete(annotations).where(*mine))
+        return True

@@ -888,3 +888,26 @@ def test_claimed_deliveries_persist_across_instances(sqlite_url: str) -> None:
         assert first.claim_delivery("trigger:9", T0)
     with SqlStore(sqlite_url) as second:  # a restart, or another replica
         assert not second.claim_delivery("trigger:9", T0)
+
+
+def test_delete_annotation_if_spares_a_value_replaced_meanwhile(store: RunStore) -> None:
+    sent = {"text": "Waiting", "blocks": [{"type": "divider"}], "at": 1.5}
+    store.set_annotation("r", "outbox:update:run", sent)
+    store.set_annotation("r", "outbox:update:run", {**sent, "text": "Done"})  # a newer one
+    assert store.delete_annotation_if("r", "outbox:update:run", sent) is False
+    assert store.get_annotation("r", "outbox:update:run")["text"] == "Done"
+    assert store.delete_annotation_if("r", "outbox:update:run", {**sent, "text": "Done"})
+    assert store.get_annotation("r", "outbox:update:run") is None
+    assert store.delete_annotation_if("r", "outbox:update:run", sent) is False  # gone
+
+
+def test_delete_annotation_if_has_one_winner_among_threads(store: RunStore) -> None:
+    store.set_annotation("r", "lease", {"owner": "dead", "at": 0})
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        deleted = list(
+            pool.map(
+                lambda _: store.delete_annotation_if("r", "lease", {"owner": "dead", "at": 0}),
+                range(16),
+            )
+        )
+    assert deleted.count(True) == 1 and store.get_annotation("r", "lease") is None
