@@ -38,6 +38,7 @@ from bot.payloads import (
     ViewSubmission,
     payload_of,
 )
+from bot.safe_text import neutralise
 from bot.service import RunService
 from bot.view_seal import UnsealedView, ViewSeal
 from runtime.errors import HitlbotError, ParamError
@@ -154,22 +155,23 @@ class Listeners:
 
         self.service.spawn(first_time(), what=what)
 
-    async def _open(self, client: Any, trigger_id: str, view: dict[str, Any], user: str) -> None:
-        """Open a modal, its metadata sealed for the user it is opened for."""
-        await client.views_open(trigger_id=trigger_id, view=self.view_seal.seal(view, user=user))
+    async def _open(self, trigger_id: str, view: dict[str, Any], user: str) -> None:
+        """Open a modal, its metadata sealed for the user it is opened for (through SlackIO,
+        like every other call: its text neutralised, within the trigger's 3 s)."""
+        await self.service.slack.open_view(trigger_id, self.view_seal.seal(view, user=user))
 
     # -- /procedure ---------------------------------------------------------------------------
 
-    async def on_command(self, ack: Any, context: Any, respond: Any, client: Any) -> None:
+    async def on_command(self, ack: Any, context: Any, respond: Any) -> None:
         command = payload_of(context, SlashCommand)
         await ack()
-        self._once(context, self._command(command, respond, client), what="slash command")
+        self._once(context, self._command(command, respond), what="slash command")
 
-    async def _command(self, command: SlashCommand, respond: Any, client: Any) -> None:
+    async def _command(self, command: SlashCommand, respond: Any) -> None:
         user, channel = command.user_id, command.channel_id or self.default_channel
 
         async def tell(text: str) -> None:
-            await respond(text=text, response_type="ephemeral")
+            await respond(text=neutralise(text), response_type="ephemeral")
 
         try:
             parsed = commands.parse_command(command.text, command_name=self.command)
@@ -178,7 +180,7 @@ class Listeners:
             return
         try:
             if parsed.verb == "run":
-                await self._run(parsed, command, channel=channel, tell=tell, client=client)
+                await self._run(parsed, command, channel=channel, tell=tell)
             elif parsed.verb == "list":
                 await tell(blocks.procedure_list_text(self.catalog.procedures(), self.command))
             elif parsed.verb == "status":
@@ -191,9 +193,7 @@ class Listeners:
         except HitlbotError as exc:
             await tell(f"{exc}")
 
-    async def _run(
-        self, parsed: Any, command: SlashCommand, *, channel: Any, tell: Any, client: Any
-    ) -> None:
+    async def _run(self, parsed: Any, command: SlashCommand, *, channel: Any, tell: Any) -> None:
         known = self.catalog.procedures()
         if parsed.procedure not in known and not self.catalog.is_broken(parsed.procedure):
             await tell(
@@ -216,7 +216,7 @@ class Listeners:
                     )
                     return
             view = param_form.param_modal(procedure, parsed.params, channel=channel, user=user)
-            await self._open(client, command.trigger_id, view, user)
+            await self._open(command.trigger_id, view, user)
             return
         try:
             run = await self.service.start_run(procedure, parsed.params, user=user, channel=channel)
@@ -235,27 +235,25 @@ class Listeners:
 
     # -- buttons and selects --------------------------------------------------------------------
 
-    async def on_action(self, ack: Any, body: dict[str, Any], context: Any, client: Any) -> None:
+    async def on_action(self, ack: Any, body: dict[str, Any], context: Any) -> None:
         click = payload_of(context, BlockActions)
         if blocks.base_action(click.action.action_id) == blocks.ACTION_CHECKS:
             await ack()  # a tick: Slack keeps the state until Submit, nothing to do
             return
         target = _click_target(click, body["actions"][0])  # before the ack: a 400 if unreadable
         await ack()
-        self._once(context, self._action(click, target, body, client), what="click")
+        self._once(context, self._action(click, target, body), what="click")
 
-    async def _action(
-        self, click: BlockActions, target: Any, body: dict[str, Any], client: Any
-    ) -> None:
+    async def _action(self, click: BlockActions, target: Any, body: dict[str, Any]) -> None:
         action, raw_action = click.action, body["actions"][0]
         kind, user = blocks.base_action(action.action_id), click.user.id
         notify = self._notifier(user, click.channel_id)
         if kind == blocks.ACTION_DETAILS:
-            await self._open_details(target, click, client)
+            await self._open_details(target, click)
             return
         if kind == blocks.ACTION_VIEW_RESULT:
             run = await asyncio.to_thread(self.service.engine.get_run, target)
-            await self._open(client, click.trigger_id, modals.result_modal(run), user)
+            await self._open(click.trigger_id, modals.result_modal(run), user)
             return
         if kind == blocks.ACTION_CANCEL_RUN:
             run = await self.service.cancel(target, user=user)
@@ -278,7 +276,7 @@ class Listeners:
             if from_home and modal.get("private_metadata"):
                 # Remembered so that the Home tab is refreshed once the modal is answered.
                 modals.set_view_metadata(modal, {**modals.view_metadata(modal), "home": True})
-            await self._open(client, click.trigger_id, modal, user)
+            await self._open(click.trigger_id, modal, user)
             return
         answer = blocks.answer_for_action(action.action_id, raw_action, pending, option, body)
         if answer is blocks.NO_ANSWER:
@@ -287,13 +285,13 @@ class Listeners:
         if recorded and from_home:
             await self.service.publish_home(user)
 
-    async def _open_details(self, ref: tuple[str, int], click: BlockActions, client: Any) -> None:
+    async def _open_details(self, ref: tuple[str, int], click: BlockActions) -> None:
         run_id, seq = ref
         events = await asyncio.to_thread(self.service.store.list_events, run_id)
         event = next((e for e in events if e.seq == seq), None)
         if event is not None:
             view = modals.notification_details_modal(event.payload)
-            await self._open(client, click.trigger_id, view, click.user.id)
+            await self._open(click.trigger_id, view, click.user.id)
 
     def _notifier(self, user: str, channel: str | None) -> Any:
         """Tell `user` privately: in `channel` where they acted, else (the Home tab, a modal)

@@ -27,12 +27,19 @@ def neutralise(text: str) -> str:
     return _UNSAFE.sub(REPLACEMENT, text)
 
 
+# Never shown to anyone, and sealed by the bot (bot.view_seal): left exactly as written.
+_NOT_SHOWN = frozenset({"private_metadata"})
+
+
 def neutralise_all(value: Any) -> Any:
-    """A copy of JSON-like data (Block Kit, a view) with every string neutralised, keys too."""
+    """A copy of JSON-like data (Block Kit, a view) with every string neutralised, keys too,
+    but for a view's `private_metadata`, which nobody sees and whose seal must still match."""
     if isinstance(value, str):
         return neutralise(value)
     if isinstance(value, dict):
-        return {neutralise_all(k): neutralise_all(v) for k, v in value.items()}
+        return {
+            neutralise_all(k): v if k in _NOT_SHOWN else neutralise_all(v) for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [neutralise_all(v) for v in value]
     return value

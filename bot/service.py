@@ -31,7 +31,7 @@ from bot.liveness import Liveness
 from bot.slack_io import PostRef, SlackIO, SlackPermanentError
 from runtime.answers import normalize_answer
 from runtime.engine import AlreadyAnsweredError, Engine, RunOutcome, UnknownRequestError
-from runtime.errors import AnswerError, HitlbotError
+from runtime.errors import AnswerError, HitlbotError, ParamError
 from runtime.models import PendingRequest, RunEvent, RunRecord, RunStatus
 from runtime.procedure import Procedure
 from runtime.protocols import RunStore
@@ -44,6 +44,8 @@ Notify = Callable[[str], Awaitable[None]]
 THREAD_KEY = "run"  # the post key of the run's own message, the parent of its thread
 POSTED_KINDS = ("notify", "alert")
 RUNNING_NOTICE_AFTER = 0.5  # seconds a resume may work before the run message says "Running"
+CHANNEL = "slack:channel"
+"""The note of the channel a run posts in."""
 UNSYNCED = "slack:unsynced"
 """The note a process keeps on a run from before it changes the run until Slack shows it."""
 MAX_EXECUTIONS = 3
@@ -134,29 +136,30 @@ class RunService:
         """Create the run (params checked by the engine), post its message, go on from there."""
         target = str(procedure.config.get("channel") or channel)
 
-        created_id: list[str] = []
-
-        def created(run: RunRecord) -> None:  # before any of it executes
-            created_id.append(run.run_id)
-            self._active.add(run.run_id)
-            self.store.set_annotation(run.run_id, "slack:channel", target)
-            self._mark(run.run_id)
-
+        # Noted before the run exists: a crash at any point leaves a note recovery acts on
+        # (a note of a run never created is simply dropped).
+        run_id = await asyncio.to_thread(self.engine.new_run_id)
+        self._active.add(run_id)
         try:
-            outcome = await self._in_lua(
-                self.engine.start,
-                procedure,
-                raw_params,
-                started_by=user,
-                params_from_strings=from_strings,
-                on_created=created,
-            )
+            await asyncio.to_thread(self._note_new_run, run_id, target)
+            try:
+                outcome = await self._in_lua(
+                    self.engine.start,
+                    procedure,
+                    raw_params,
+                    started_by=user,
+                    params_from_strings=from_strings,
+                    run_id=run_id,
+                )
+            except ParamError:
+                await asyncio.to_thread(self._forget_run, run_id)
+                raise
             try:
                 await self.handle_outcome(outcome, procedure)
             finally:
-                await asyncio.to_thread(self._unmark, outcome.run.run_id)
+                await asyncio.to_thread(self._unmark, run_id)
         finally:  # an execution that failed to commit keeps its note: recovery retries it
-            self._active.difference_update(created_id)
+            self._active.discard(run_id)
         return outcome.run
 
     # -- answering ---------------------------------------------------------------------------------
@@ -244,7 +247,7 @@ class RunService:
         pending = await asyncio.to_thread(self.store.get_request, request_id)
         if pending is None or pending.response is not None or pending.cancelled:
             return
-        channel = await self._note(pending.run_id, "slack:channel")
+        channel = await self._note(pending.run_id, CHANNEL)
         if channel is None:
             return
         text, body = blocks.reminder_message(pending)
@@ -369,6 +372,15 @@ class RunService:
     def _unmark(self, run_id: str) -> None:
         self.store.delete_annotation(run_id, UNSYNCED)
 
+    def _note_new_run(self, run_id: str, channel: str) -> None:
+        self.store.set_annotation(run_id, CHANNEL, channel)
+        self._mark(run_id)
+
+    def _forget_run(self, run_id: str) -> None:
+        """Drop the notes of a run that was never created (its params were refused)."""
+        self._unmark(run_id)
+        self.store.delete_annotation(run_id, CHANNEL)
+
     def _unsynced(self) -> list[tuple[str, str, Any]]:
         return self.store.list_annotations(UNSYNCED)
 
@@ -402,8 +414,8 @@ class RunService:
 
     async def _recover(self, run_id: str, executions: int) -> None:
         run = await asyncio.to_thread(self.store.get_run, run_id)
-        if run is None:
-            await asyncio.to_thread(self._unmark, run_id)
+        if run is None:  # the process died before creating it (or its params were refused)
+            await asyncio.to_thread(self._forget_run, run_id)
             return
         log.info("finishing run %s, left half done by a stopped process", run_id[:8])
         answered = None
@@ -472,7 +484,7 @@ class RunService:
     ) -> str | None:
         """Post the run's message once, as it is now (so no update has to follow at once);
         return its channel (None if the run has no channel)."""
-        channel = await self._note(run.run_id, "slack:channel")
+        channel = await self._note(run.run_id, CHANNEL)
         if channel is None or await self._ref(run.run_id, THREAD_KEY) is not None:
             return channel
         text, body = self._run_message(run, pending, procedure)

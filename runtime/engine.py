@@ -104,17 +104,17 @@ class Engine:
         *,
         started_by: str | None = None,
         params_from_strings: bool = False,
-        on_created: Callable[[RunRecord], None] | None = None,
+        run_id: str | None = None,
     ) -> RunOutcome:
         """Check the params against the schema, create the run and execute it.
 
-        `on_created` is called once the run is stored and before any of it executes, so a host
-        can note what it needs to pick the run up again should the process die mid-execution.
+        `run_id` (from `new_run_id`) lets a host note what it needs to pick the run up again
+        before the run exists, so no crash can leave a run it does not know about.
         """
         values = coerce_params(procedure, params or {}, from_strings=params_from_strings)
         now = self.clock()
         run = RunRecord(
-            run_id=self._new_run_id(),
+            run_id=run_id or self.new_run_id(),
             procedure_id=procedure.procedure_id,
             source_path=procedure.source_path,
             params=values,
@@ -123,8 +123,6 @@ class Engine:
             updated_at=now,
         )
         self.store.create_run(run)
-        if on_created is not None:
-            on_created(run)
         return self._execute(run, procedure)
 
     def resume(self, run_id: str, *, procedure: Procedure | None = None) -> RunOutcome:
@@ -262,7 +260,7 @@ class Engine:
         new = next((r for r in result.requests if r.request_id == request_id), None)
         return new or self.store.get_request(request_id)
 
-    def _new_run_id(self) -> str:
+    def new_run_id(self) -> str:
         """A uuid whose 8-character prefix (used in request ids) no other run has."""
         while True:
             run_id = uuid.uuid4().hex

@@ -32,3 +32,11 @@ def test_nested_block_kit_is_neutralised_keys_and_values() -> None:
         {"type": "section", "text": {"type": "mrkdwn", "text": f"a{REPLACEMENT}b"}, "n": 3}
     ]
     assert neutralise_all({"k\u202e": None, "t": True}) == {f"k{REPLACEMENT}": None, "t": True}
+
+
+def test_a_views_private_metadata_is_left_as_sealed() -> None:
+    view = {"title": {"text": "x\u202e"}, "private_metadata": '{"note":"a\u202eb"}'}
+    assert neutralise_all(view) == {
+        "title": {"text": f"x{REPLACEMENT}"},
+        "private_metadata": '{"note":"a\u202eb"}',
+    }

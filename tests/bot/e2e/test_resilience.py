@@ -224,6 +224,11 @@ async def test_a_resume_cut_off_by_a_crash_is_finished_by_the_next_bot(slack: Sl
     thread = await slack.start("alice", slack.channel, "run ship spin=50000000")
     request = await slack.wait_request(thread, "Ship *api*?")
     await slack.click("bob", request, text="Approve")
+
+    async def answered() -> bool:  # so the note seen next is the resume's, not the start's
+        return slack.requests(thread)[0].response is not None
+
+    await slack.wait_for(answered, "bob's answer recorded")
     await _killed_while(slack, thread.run_id, "resuming it")
     assert not slack.store.get_run(thread.run_id).status.is_final
     await asyncio.to_thread(slack.stack.start_bot)
