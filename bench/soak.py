@@ -103,6 +103,7 @@ SWEEP_EVERY = 10.0  # seconds between sweeps of every thread for requests to cli
 DONE_QUIET = 3.0  # seconds without a Slack call before a finished soak is read
 STUCK_QUIET = 60.0  # seconds without any change before a soak is read unfinished
 CLICK_WINDOW = 0.015  # a click kill falls this many seconds or less after a click is sent
+CLICK_WAIT = 5.0  # seconds a click kill waits for a click before it kills anyway
 WORKER_GRACE = 5.0  # seconds a killed bot's worker processes get to exit on their own
 
 
@@ -232,6 +233,15 @@ class People:
         self.clicks.append(Click(request_id, label, verdict))
         return verdict
 
+    async def next_click(self, timeout: float) -> str | None:
+        """The request of the next click sent within `timeout` seconds, if one is."""
+        self.click_sent.clear()
+        try:
+            await asyncio.wait_for(self.click_sent.wait(), timeout)
+        except TimeoutError:
+            return None
+        return self.last_clicked
+
     async def sweep(self) -> None:
         """Every few seconds, look at every thread for requests the live stream missed."""
         while True:
@@ -263,16 +273,15 @@ async def crash_bot(stack: Stack, people: People, plan: Plan, began: float) -> l
     for kill in plan.kills:
         await asyncio.sleep(max(0.0, began + kill.at - time.monotonic()))
         await stack.wait_ready()
-        clicked = None
+        clicked, kind = None, kill.kind
         if kill.kind == "click":  # kill as the bot takes, acks and records a click
-            people.click_sent.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(people.click_sent.wait(), 5)
-                clicked = people.last_clicked
+            clicked = await people.next_click(CLICK_WAIT)
+            if clicked is None:
+                kind = "click, but none came"
             await asyncio.sleep(rng.uniform(0, CLICK_WINDOW))
         stack.crash_bot()
-        done.append(Crash(time.monotonic() - began, kill.kind, time.time(), clicked))
-        say(f"killed the bot at {done[-1].at:.1f} s ({kill.kind})")
+        done.append(Crash(time.monotonic() - began, kind, time.time(), clicked))
+        say(f"killed the bot at {done[-1].at:.1f} s ({kind})")
     await stack.wait_ready()
     return done
 
