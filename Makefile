@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint format bench clean chromium
+.PHONY: run test lint format bench soak clean chromium
 
 # pip's output goes to a log that is shown only when the install fails.
 $(STAMP): pyproject.toml
@@ -45,6 +45,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/runtime_bench.py
 	$(BIN)/python bench/bot_bench.py
 	$(BIN)/python bench/click_cost.py
+
+# Crashes the bot while people start runs and click, with Slack's rate limits on
+# (`make soak SOAK_ARGS=--quick` for a short one); exits 1 when a goal is missed.
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
