@@ -6,8 +6,10 @@ in the ack itself (a modal's field errors), then spawns the work. Modals are ope
 work right away, while the trigger id is fresh.
 
 Requests reach the app admitted (`bot.intake`): their payload read and checked, their delivery
-key noted. Every request acts once: the work first claims that key in the store
-(`bot.deliveries`), so a replay, a retry or a duplicate is acked as usual and then does nothing.
+key noted. Every request acts once: before its ack, a request that asks for work claims that key
+in the store with its payload (`bot.deliveries`), so a replay, a retry or a duplicate is acked
+as usual and then does nothing, and work a process took on and died before doing is done by
+the next one (`redo_unfinished`): Slack never sends an acked click again.
 What a modal carries through Slack is sealed (`bot.view_seal`) and checked on submission.
 A request that is malformed, unsealed or unknown is refused with a 4xx and one log line.
 """
@@ -18,10 +20,12 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Coroutine
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
@@ -30,6 +34,7 @@ from bot import blocks, commands, modals, param_form
 from bot.catalog import ProcedureCatalog
 from bot.deliveries import DELIVERY_KEY, Deliveries
 from bot.payloads import (
+    CONTEXT_KEY,
     BadRequest,
     BlockActions,
     EventCallback,
@@ -37,6 +42,7 @@ from bot.payloads import (
     SlashCommand,
     ViewSubmission,
     payload_of,
+    read_payload,
 )
 from bot.safe_text import neutralise
 from bot.service import RunService
@@ -48,6 +54,11 @@ from runtime.schema import coerce_params
 log = logging.getLogger("hitlbot")
 
 UNVERIFIED_FORM = "This form could not be verified: close it and open it again."
+REDO = "hitlbot_redo"
+"""In a Bolt-like context: this is work a stopped process took on; it is done quietly."""
+RUN_ID = "hitlbot_run_id"
+"""Stored with a request that may start a run: the run's id, chosen before the ack, so doing
+the request again never starts a second run."""
 # Only the actions the bot's own messages carry (`hitl:approve`, `hitl:decide:2`...): any other
 # is not routed, so it is refused like any request nobody handles.
 _OUR_ACTIONS = re.compile("|".join(p.pattern for p in blocks.ACTION_PATTERNS.values()))
@@ -59,12 +70,7 @@ def build_app(
     *,
     client: AsyncWebClient,
     signing_secret: str | None,
-    service: RunService,
-    catalog: ProcedureCatalog,
-    command: str,
-    deliveries: Deliveries,
-    view_seal: ViewSeal,
-    default_channel: str | None = None,
+    listeners: Listeners,
 ) -> AsyncApp:
     app = AsyncApp(
         client=client,
@@ -77,14 +83,10 @@ def build_app(
         raise_error_for_unhandled_request=True,
     )
     app.error(_refuse)
-    listeners = Listeners(service, catalog, command, default_channel, deliveries, view_seal)
-    app.command(command)(listeners.on_command)
+    app.command(listeners.command)(listeners.on_command)
     app.action(_OUR_ACTIONS)(listeners.on_action)
-    app.view(blocks.CALLBACK_INPUT)(listeners.on_input_submit)
-    app.view(blocks.CALLBACK_REVIEW)(listeners.on_review_submit)
-    app.view(blocks.CALLBACK_INPUTS)(listeners.on_inputs_submit)
-    app.view(blocks.CALLBACK_RESOLVE)(listeners.on_resolve_submit)
-    app.view(blocks.CALLBACK_PARAMS)(listeners.on_params_submit)
+    for callback_id, submitted in listeners.submissions().items():
+        app.view(callback_id)(submitted)
     app.event("app_home_opened")(listeners.on_home_opened)
     return app
 
@@ -140,10 +142,49 @@ class Listeners:
         self.default_channel = default_channel
         self.deliveries = deliveries
         self.view_seal = view_seal
+        self._doing: set[str] = set()  # keys of accepted requests whose work is under way
+
+    def submissions(self) -> dict[str, Callable[..., Awaitable[None]]]:
+        """The listener of each modal's submission, by callback id."""
+        return {
+            blocks.CALLBACK_INPUT: self.on_input_submit,
+            blocks.CALLBACK_REVIEW: self.on_review_submit,
+            blocks.CALLBACK_INPUTS: self.on_inputs_submit,
+            blocks.CALLBACK_RESOLVE: self.on_resolve_submit,
+            blocks.CALLBACK_PARAMS: self.on_params_submit,
+        }
+
+    async def _accept(self, ack: Any, context: Any, body: dict[str, Any], *, what: str) -> bool:
+        """Take the request on, then ack it: its key is claimed in the store with the payload
+        (the work it asks for outlives this process). False for a repeat, acked all the same
+        and to be left alone."""
+        key = context.get(DELIVERY_KEY)
+        fresh = key is None or context.get(REDO) or await self.deliveries.take_on(key, body)
+        await ack()
+        if not fresh:
+            log.info("ignored a repeated %s (%s)", what, str(key).split(":", 1)[0])
+        return bool(fresh)
+
+    def _after_ack(self, context: Any, work: Coroutine[Any, Any, Any], *, what: str) -> None:
+        """Do the work of an accepted request; once it is over (done or failed: either way it
+        happened), the store stops owing it."""
+        key = context.get(DELIVERY_KEY)
+
+        async def doing() -> None:
+            try:
+                await work
+            finally:
+                if key is not None:
+                    self._doing.discard(key)
+                    await self.deliveries.done(key)
+
+        if key is not None:
+            self._doing.add(key)
+        self.service.spawn(doing(), what=what)
 
     def _once(self, context: Any, work: Coroutine[Any, Any, Any], *, what: str) -> None:
-        """Do `work` after the ack, unless this request was already taken on: the delivery
-        key is claimed first, so a repeat is acked as usual and then does nothing."""
+        """Do `work` after the ack unless this request was already taken on; for requests whose
+        work is not worth doing again after a crash (opening the Home tab)."""
         key = context.get(DELIVERY_KEY)
 
         async def first_time() -> None:
@@ -155,6 +196,33 @@ class Listeners:
 
         self.service.spawn(first_time(), what=what)
 
+    # -- work a stopped process took on --------------------------------------------------------
+
+    async def redo_unfinished(self) -> None:
+        """Do the work that processes now dead acked and did not finish (periodically)."""
+        for key, body in await self.deliveries.unfinished():
+            try:
+                await self._redo(key, body)
+            except Exception as exc:  # it cannot be done any more: say so once, let it go
+                log.warning("could not do again the request %s: %s", key.split(":", 1)[0], exc)
+                await self.deliveries.done(key)
+
+    async def _redo(self, key: str, body: dict[str, Any]) -> None:
+        payload = read_payload(body)
+        context = {CONTEXT_KEY: payload, DELIVERY_KEY: key, REDO: True}
+        log.info("doing a %s a stopped process took on", type(payload).__name__)
+        if isinstance(payload, SlashCommand):
+            respond = AsyncRespond(response_url=payload.response_url)
+            await self.on_command(_no_ack, context, respond, body)
+        elif isinstance(payload, BlockActions):
+            await self.on_action(_no_ack, body, context)
+        elif isinstance(payload, ViewSubmission):
+            submitted = self.submissions().get(payload.view.callback_id)
+            if submitted is not None:
+                await submitted(_no_ack, body, context)
+        if key not in self._doing:  # it ended before any work (a form's errors...)
+            await self.deliveries.done(key)
+
     async def _open(self, trigger_id: str, view: dict[str, Any], user: str) -> None:
         """Open a modal, its metadata sealed for the user it is opened for (through SlackIO,
         like every other call: its text neutralised, within the trigger's 3 s)."""
@@ -162,12 +230,14 @@ class Listeners:
 
     # -- /procedure ---------------------------------------------------------------------------
 
-    async def on_command(self, ack: Any, context: Any, respond: Any) -> None:
+    async def on_command(self, ack: Any, context: Any, respond: Any, body: dict[str, Any]) -> None:
         command = payload_of(context, SlashCommand)
-        await ack()
-        self._once(context, self._command(command, respond), what="slash command")
+        body.setdefault(RUN_ID, uuid.uuid4().hex)  # the run it may start, in what is stored
+        if await self._accept(ack, context, body, what="slash command"):
+            work = self._command(command, respond, run_id=body[RUN_ID])
+            self._after_ack(context, work, what="slash command")
 
-    async def _command(self, command: SlashCommand, respond: Any) -> None:
+    async def _command(self, command: SlashCommand, respond: Any, *, run_id: str) -> None:
         user, channel = command.user_id, command.channel_id or self.default_channel
 
         async def tell(text: str) -> None:
@@ -180,7 +250,7 @@ class Listeners:
             return
         try:
             if parsed.verb == "run":
-                await self._run(parsed, command, channel=channel, tell=tell)
+                await self._run(parsed, command, channel=channel, tell=tell, run_id=run_id)
             elif parsed.verb == "list":
                 await tell(blocks.procedure_list_text(self.catalog.procedures(), self.command))
             elif parsed.verb == "status":
@@ -193,7 +263,9 @@ class Listeners:
         except HitlbotError as exc:
             await tell(f"{exc}")
 
-    async def _run(self, parsed: Any, command: SlashCommand, *, channel: Any, tell: Any) -> None:
+    async def _run(
+        self, parsed: Any, command: SlashCommand, *, channel: Any, tell: Any, run_id: str
+    ) -> None:
         known = self.catalog.procedures()
         if parsed.procedure not in known and not self.catalog.is_broken(parsed.procedure):
             await tell(
@@ -219,7 +291,9 @@ class Listeners:
             await self._open(command.trigger_id, view, user)
             return
         try:
-            run = await self.service.start_run(procedure, parsed.params, user=user, channel=channel)
+            run = await self.service.start_run(
+                procedure, parsed.params, user=user, channel=channel, run_id=run_id
+            )
         except ParamError as exc:
             await tell(commands.param_error_message(procedure, exc, command_name=self.command))
             return
@@ -241,13 +315,18 @@ class Listeners:
             await ack()  # a tick: Slack keeps the state until Submit, nothing to do
             return
         target = _click_target(click, body["actions"][0])  # before the ack: a 400 if unreadable
-        await ack()
-        self._once(context, self._action(click, target, body), what="click")
+        if await self._accept(ack, context, body, what="click"):
+            work = self._action(click, target, body, quiet=bool(context.get(REDO)))
+            self._after_ack(context, work, what="click")
 
-    async def _action(self, click: BlockActions, target: Any, body: dict[str, Any]) -> None:
+    async def _action(
+        self, click: BlockActions, target: Any, body: dict[str, Any], *, quiet: bool
+    ) -> None:
+        """`quiet`: done again after a crash, long after the click; nobody is told anything
+        (the request's message shows what became of it)."""
         action, raw_action = click.action, body["actions"][0]
         kind, user = blocks.base_action(action.action_id), click.user.id
-        notify = self._notifier(user, click.channel_id)
+        notify = _silent if quiet else self._notifier(user, click.channel_id)
         if kind == blocks.ACTION_DETAILS:
             await self._open_details(target, click)
             return
@@ -348,16 +427,17 @@ class Listeners:
         if problem:
             await ack(response_action="errors", errors=modals.form_error(view, problem))
             return
-        await ack()
+        if not await self._accept(ack, context, body, what="modal answer"):
+            return
         user = submission.user.id
-        notify = self._notifier(user, None)
+        notify = _silent if context.get(REDO) else self._notifier(user, None)
 
         async def answer() -> None:
             recorded = await self.service.answer(pending.request_id, raw, user=user, notify=notify)
             if recorded and meta.get("home"):
                 await self.service.publish_home(user)
 
-        self._once(context, answer(), what="modal answer")
+        self._after_ack(context, answer(), what="modal answer")
 
     async def _opened(
         self, ack: Any, submission: ViewSubmission, view: dict[str, Any]
@@ -401,15 +481,18 @@ class Listeners:
         if errors or values is None:
             await ack(response_action="errors", errors=errors)
             return
-        await ack()
+        body.setdefault(RUN_ID, uuid.uuid4().hex)  # the run's id, in what is stored
+        if not await self._accept(ack, context, body, what="run from the parameter form"):
+            return
         start = self.service.start_run(
             procedure,
             values,
             user=submission.user.id,
             channel=meta.get("channel"),
             from_strings=False,
+            run_id=body[RUN_ID],
         )
-        self._once(context, start, what="run from the parameter form")
+        self._after_ack(context, start, what="run from the parameter form")
 
     # -- App Home -------------------------------------------------------------------------------
 
@@ -417,6 +500,14 @@ class Listeners:
         event = payload_of(context, EventCallback).event
         if isinstance(event, HomeOpened) and event.tab == "home":
             self._once(context, self.service.publish_home(event.user), what="App Home")
+
+
+async def _no_ack(*args: Any, **kwargs: Any) -> None:
+    """What a listener is given for `ack` when it does again what was acked long ago."""
+
+
+async def _silent(text: str) -> None:
+    """Tells nobody: for work done again after a crash."""
 
 
 def _click_target(click: BlockActions, raw_action: dict[str, Any]) -> Any:

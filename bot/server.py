@@ -25,7 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.sql import SqlStore
-from bot.app import build_app
+from bot.app import Listeners, build_app
 from bot.approvers import Approvers
 from bot.catalog import RECHECK_SECONDS, ProcedureCatalog
 from bot.deliveries import FORGET_EVERY_SECONDS, Deliveries
@@ -100,17 +100,18 @@ class BotRuntime:
         self.service.unschedule = self.timers.cancel
         secret = settings.slack_signing_secret
         signing_secret = secret.get_secret_value() if secret else None
-        self.deliveries = Deliveries(self.store)
+        self.deliveries = Deliveries(self.store, self.liveness)
         self.intake = HttpIntake(signing_secret)
+        self.listeners = Listeners(
+            self.service,
+            self.catalog,
+            settings.command,
+            settings.default_channel,
+            self.deliveries,
+            ViewSeal(token or ""),
+        )
         self.app = build_app(
-            client=self.client,
-            signing_secret=signing_secret,
-            service=self.service,
-            catalog=self.catalog,
-            command=settings.command,
-            deliveries=self.deliveries,
-            view_seal=ViewSeal(token or ""),
-            default_channel=settings.default_channel,
+            client=self.client, signing_secret=signing_secret, listeners=self.listeners
         )
         self._tasks: list[asyncio.Task[Any]] = []
         self.ready = False
@@ -134,7 +135,7 @@ class BotRuntime:
                 name="heartbeat",
             ),
             asyncio.create_task(self.slack.run_outbox(), name="outbox"),
-            asyncio.create_task(_forever(self.service.recover, every, "recovery"), name="recover"),
+            asyncio.create_task(_forever(self._recover, every, "recovery"), name="recover"),
             asyncio.create_task(
                 _forever(self.service.sync_waiting, SYNC_EVERY_SECONDS, "sync"), name="sync"
             ),
@@ -144,6 +145,12 @@ class BotRuntime:
             ),
         ]
         self.ready = True
+
+    async def _recover(self) -> None:
+        """Finish what stopped processes left half done: their runs, then the requests they
+        acked and did not act on (which may need those runs)."""
+        await self.service.recover()
+        await self.listeners.redo_unfinished()
 
     async def stop(self) -> None:
         self.ready = False

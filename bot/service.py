@@ -132,13 +132,22 @@ class RunService:
         user: str,
         channel: str,
         from_strings: bool = True,
+        run_id: str | None = None,
     ) -> RunRecord:
-        """Create the run (params checked by the engine), post its message, go on from there."""
+        """Create the run (params checked by the engine), post its message, go on from there.
+
+        `run_id`, chosen when the request was taken on, makes doing the request again after a
+        crash safe: a run of that id that exists already is the one it started.
+        """
+        if run_id is not None:
+            started = await asyncio.to_thread(self.store.get_run, run_id)
+            if started is not None:  # recovery (its note) finishes what Slack lacks of it
+                return started
         target = str(procedure.config.get("channel") or channel)
 
         # Noted before the run exists: a crash at any point leaves a note recovery acts on
         # (a note of a run never created is simply dropped).
-        run_id = await asyncio.to_thread(self.engine.new_run_id)
+        run_id = await asyncio.to_thread(self.engine.new_run_id, run_id)
         self._active.add(run_id)
         try:
             await asyncio.to_thread(self._note_new_run, run_id, target)
@@ -376,9 +385,14 @@ class RunService:
         self.store.set_annotation(run_id, CHANNEL, channel)
         self._mark(run_id)
 
-    def _forget_run(self, run_id: str) -> None:
-        """Drop the notes of a run that was never created (its params were refused)."""
-        self._unmark(run_id)
+    def _forget_run(self, run_id: str, note: dict[str, Any] | None = None) -> None:
+        """Drop the notes of a run that was never created (its params were refused, or its
+        process died first). With the `note` recovery read: only if nobody wrote a newer one
+        since (the request that asked for the run may be starting it again right now)."""
+        if note is None:
+            self._unmark(run_id)
+        elif not self.store.delete_annotation_if(run_id, UNSYNCED, note):
+            return
         self.store.delete_annotation(run_id, CHANNEL)
 
     def _unsynced(self) -> list[tuple[str, str, Any]]:
@@ -398,7 +412,7 @@ class RunService:
             if owner != self.liveness.owner and await asyncio.to_thread(self.liveness.alive, owner):
                 continue  # a live process is on it
             try:
-                await self._recover(run_id, int(note.get("executions") or 1))
+                await self._recover(run_id, note)
             except Exception:  # one bad run must not keep the others from recovering
                 log.exception("recovering run %s failed", run_id[:8])
                 await asyncio.to_thread(self._count_failed_recovery, run_id, note)
@@ -412,10 +426,11 @@ class RunService:
         else:
             self.store.set_annotation(run_id, UNSYNCED, {**note, "failed_recoveries": failures})
 
-    async def _recover(self, run_id: str, executions: int) -> None:
+    async def _recover(self, run_id: str, note: dict[str, Any]) -> None:
+        executions = int(note.get("executions") or 1)
         run = await asyncio.to_thread(self.store.get_run, run_id)
         if run is None:  # the process died before creating it (or its params were refused)
-            await asyncio.to_thread(self._forget_run, run_id)
+            await asyncio.to_thread(self._forget_run, run_id, note)
             return
         log.info("finishing run %s, left half done by a stopped process", run_id[:8])
         answered = None

@@ -8,6 +8,7 @@ outlives an execution, so a waiting run costs a few rows, not a thread.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from runtime.protocols import HITLHandler, RunStore
 from runtime.quotas import RunQuotas
 from runtime.sandbox import SandboxLimits
 from runtime.schema import coerce_params
+
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class AlreadyAnsweredError(HitlbotError):
@@ -260,9 +263,10 @@ class Engine:
         new = next((r for r in result.requests if r.request_id == request_id), None)
         return new or self.store.get_request(request_id)
 
-    def new_run_id(self) -> str:
-        """A uuid whose 8-character prefix (used in request ids) no other run has."""
-        while True:
+    def new_run_id(self, proposed: str | None = None) -> str:
+        """A uuid whose 8-character prefix (used in request ids) no other run has: `proposed`
+        (32 hex digits, chosen by a host ahead of time) when it is such an id."""
+        run_id = proposed if proposed and _RUN_ID.fullmatch(proposed) else uuid.uuid4().hex
+        while self.store.find_runs(run_id[:8]):
             run_id = uuid.uuid4().hex
-            if not self.store.find_runs(run_id[:8]):
-                return run_id
+        return run_id

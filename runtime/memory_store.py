@@ -74,6 +74,13 @@ class _RunData:
     events: dict[int, str] = field(default_factory=dict)
 
 
+@dataclass
+class _Delivery:
+    seen_at: datetime
+    owner: str | None
+    body: str | None  # JSON, until the work it describes is done
+
+
 class MemoryStore(StateKeyMethods):
     """A thread-safe `RunStore` in dictionaries. Nothing survives the process."""
 
@@ -82,7 +89,7 @@ class MemoryStore(StateKeyMethods):
         self._runs: dict[str, _RunData] = {}
         self._requests: dict[str, str] = {}  # insertion order breaks created_at ties
         self._annotations: dict[tuple[str, str], str] = {}  # insertion order = list order
-        self._deliveries: dict[str, datetime] = {}
+        self._deliveries: dict[str, _Delivery] = {}
 
     def close(self) -> None:
         """Nothing to release; present so hosts can close any store the same way."""
@@ -372,17 +379,39 @@ class MemoryStore(StateKeyMethods):
 
     # --- deliveries: what a host has already received ------------------------------------------
 
-    def claim_delivery(self, key: str, seen_at: datetime) -> bool:
+    def claim_delivery(
+        self, key: str, seen_at: datetime, *, owner: str | None = None, body: Any = None
+    ) -> bool:
+        text = _dump(body) if body is not None else None
         with self._lock:
             if key in self._deliveries:
                 return False
-            self._deliveries[key] = as_utc(seen_at)
+            self._deliveries[key] = _Delivery(as_utc(seen_at), owner, text)
+            return True
+
+    def finish_delivery(self, key: str) -> None:
+        with self._lock:
+            delivery = self._deliveries.get(key)
+            if delivery is not None:
+                delivery.body = None
+
+    def unfinished_deliveries(self) -> list[tuple[str, str | None, Any]]:
+        with self._lock:
+            found = [(d.seen_at, k, d) for k, d in self._deliveries.items() if d.body is not None]
+            return [(k, d.owner, json.loads(d.body)) for _, k, d in sorted(found)]  # type: ignore[arg-type]
+
+    def take_delivery(self, key: str, owner: str | None, new_owner: str) -> bool:
+        with self._lock:
+            delivery = self._deliveries.get(key)
+            if delivery is None or delivery.body is None or delivery.owner != owner:
+                return False
+            delivery.owner = new_owner
             return True
 
     def forget_deliveries(self, before: datetime) -> int:
         cutoff = as_utc(before)
         with self._lock:
-            old = [key for key, seen in self._deliveries.items() if seen < cutoff]
+            old = [key for key, d in self._deliveries.items() if d.seen_at < cutoff]
             for key in old:
                 del self._deliveries[key]
         return len(old)

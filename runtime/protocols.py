@@ -148,13 +148,28 @@ class RunStore(StorageBackend, Protocol):
 
     def delete_annotation(self, run_id: str, key: str) -> None: ...
 
-    def claim_delivery(self, key: str, seen_at: datetime) -> bool:
+    def claim_delivery(
+        self, key: str, seen_at: datetime, *, owner: str | None = None, body: Any = None
+    ) -> bool:
         """Remember that a host received the delivery `key` (at most 255 characters) at
         `seen_at`: True for the one caller that saw it first, False for every repeat.
 
         Hosts use it to act once on a request that may arrive again (a replay, a retry, a
-        duplicate), across restarts and processes sharing the store.
+        duplicate), across restarts and processes sharing the store. With a `body` (JSON data:
+        what to do again) the claim is also a promise by `owner` to do the work; it stays
+        among the `unfinished_deliveries` until `finish_delivery`, so the work survives the
+        owner's death.
         """
+
+    def finish_delivery(self, key: str) -> None:
+        """The work of a claimed delivery is done: forget its body (the claim stays)."""
+
+    def unfinished_deliveries(self) -> list[tuple[str, str | None, Any]]:
+        """`(key, owner, body)` of the deliveries whose work is not done, oldest first."""
+
+    def take_delivery(self, key: str, owner: str | None, new_owner: str) -> bool:
+        """Make `new_owner` responsible for an unfinished delivery, if `owner` still is: True
+        for the one caller that took it over (a dead process's work is redone once)."""
 
     def forget_deliveries(self, before: datetime) -> int:
         """Forget deliveries seen before `before` (they can no longer repeat); how many."""

@@ -141,10 +141,15 @@ run_events = Table(
 )
 
 deliveries = Table(
-    "deliveries",
+    # Named for what it is now, a journal of requests taken on: an earlier table of that
+    # name without the owner and body must not be taken for this one.
+    "intake",
     metadata,
-    # What a host has already received (`claim_delivery`): the primary key is the claim.
+    # What a host has received (`claim_delivery`): the primary key is the claim.
     Column("key", String(255), primary_key=True),
     Column("seen_at", UTCDateTime, nullable=False),
-    Index("ix_deliveries_seen_at", "seen_at"),
+    # Who took it on, and what to do again should they die first (NULL once done).
+    Column("owner", String(64)),
+    Column("body", _json()),
+    Index("ix_intake_seen_at", "seen_at"),
 )

@@ -426,10 +426,37 @@ class SqlStore(StateKeyMethods):
 
     # --- deliveries: what a host has already received ------------------------------------------
 
-    def claim_delivery(self, key: str, seen_at: datetime) -> bool:
-        statement = self._insert_new(deliveries, "key").values(key=key, seen_at=seen_at)
+    def claim_delivery(
+        self, key: str, seen_at: datetime, *, owner: str | None = None, body: Any = None
+    ) -> bool:
+        row = {"key": key, "seen_at": seen_at, "owner": owner, "body": body}
+        statement = self._insert_new(deliveries, "key").values(row)
         with self._db.write() as conn:
             return conn.execute(statement).rowcount == 1
+
+    def finish_delivery(self, key: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(update(deliveries).where(deliveries.c.key == key).values(body=None))
+
+    def unfinished_deliveries(self) -> list[tuple[str, str | None, Any]]:
+        table = deliveries
+        query = (
+            select(table.c.key, table.c.owner, table.c.body)
+            .where(table.c.body.is_not(None))
+            .order_by(table.c.seen_at, table.c.key)
+        )
+        with self._db.read() as conn:
+            return [(row.key, row.owner, row.body) for row in conn.execute(query)]
+
+    def take_delivery(self, key: str, owner: str | None, new_owner: str) -> bool:
+        table = deliveries
+        mine = table.c.key == key
+        was = table.c.owner.is_(None) if owner is None else table.c.owner == owner
+        with self._db.write() as conn:
+            taken = conn.execute(
+                update(table).where(mine, was, table.c.body.is_not(None)).values(owner=new_owner)
+            )
+        return taken.rowcount == 1
 
     def forget_deliveries(self, before: datetime) -> int:
         with self._db.write() as conn:

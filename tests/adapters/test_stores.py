@@ -890,6 +890,38 @@ def test_claimed_deliveries_persist_across_instances(sqlite_url: str) -> None:
         assert not second.claim_delivery("trigger:9", T0)
 
 
+def test_a_claimed_delivery_keeps_its_work_until_finished(store: RunStore) -> None:
+    body = {"type": "block_actions", "user": {"id": "U0BOB0001"}, "text": "ünïcode"}
+    assert store.claim_delivery("trigger:1", T0, owner="p1", body=body)
+    assert store.claim_delivery("trigger:2", T0 + timedelta(seconds=1), owner="p1", body={})
+    assert store.claim_delivery("event:3", T0)  # nothing to redo: never unfinished
+    assert store.unfinished_deliveries() == [("trigger:1", "p1", body), ("trigger:2", "p1", {})]
+    store.finish_delivery("trigger:1")
+    assert store.unfinished_deliveries() == [("trigger:2", "p1", {})]
+    assert not store.claim_delivery("trigger:1", T0, owner="p2", body=body)  # still claimed
+
+
+def test_an_unfinished_delivery_is_taken_over_once(store: RunStore) -> None:
+    store.claim_delivery("trigger:1", T0, owner="dead", body={"n": 1})
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        takes = list(
+            pool.map(lambda n: store.take_delivery("trigger:1", "dead", f"p{n}"), range(8))
+        )
+    assert takes.count(True) == 1
+    [(_, owner, _)] = store.unfinished_deliveries()
+    assert owner == f"p{takes.index(True)}"
+    assert not store.take_delivery("trigger:1", "dead", "late")
+    store.finish_delivery("trigger:1")
+    assert not store.take_delivery("trigger:1", owner, "late")  # done: nothing to take
+
+
+def test_unfinished_deliveries_survive_a_restart(sqlite_url: str) -> None:
+    with SqlStore(sqlite_url) as first:
+        first.claim_delivery("trigger:9", T0, owner="p1", body={"command": "/procedure"})
+    with SqlStore(sqlite_url) as second:
+        assert second.unfinished_deliveries() == [("trigger:9", "p1", {"command": "/procedure"})]
+
+
 def test_delete_annotation_if_spares_a_value_replaced_meanwhile(store: RunStore) -> None:
     sent = {"text": "Waiting", "blocks": [{"type": "divider"}], "at": 1.5}
     store.set_annotation("r", "outbox:update:run", sent)

@@ -15,6 +15,7 @@ import pytest
 
 from bot.deliveries import DELIVERY_KEY, Deliveries, delivery_key
 from bot.intake import HttpIntake, Refused
+from bot.liveness import Liveness
 from bot.payloads import (
     CONTEXT_KEY,
     BadRequest,
@@ -221,7 +222,7 @@ async def test_a_delivery_is_taken_on_once_and_forgotten_after_the_window(
     clock: FakeClock,
 ) -> None:
     store = MemoryStore()
-    deliveries = Deliveries(store, clock=clock, keep=timedelta(minutes=15))
+    deliveries = Deliveries(store, Liveness(store), clock=clock, keep=timedelta(minutes=15))
     assert await deliveries.first("trigger:1")
     assert not await deliveries.first("trigger:1")
     clock.advance(14 * 60)
@@ -230,3 +231,23 @@ async def test_a_delivery_is_taken_on_once_and_forgotten_after_the_window(
     clock.advance(2 * 60)
     await deliveries.forget_old()
     assert await deliveries.first("trigger:1")
+
+
+async def test_work_taken_on_by_a_process_that_died_is_handed_to_one_other() -> None:
+    store = MemoryStore()
+    wall = [1000.0]
+    dead, heir, rival = (Liveness(store, wall_clock=lambda: wall[0]) for _ in range(3))
+    for process in (dead, heir, rival):
+        process.beat()
+    body = {"type": "block_actions", "trigger_id": "t1"}
+    assert await Deliveries(store, dead).take_on("trigger:t1", body)
+    heirs, rivals = Deliveries(store, heir), Deliveries(store, rival)
+    assert await heirs.unfinished() == []  # its owner still beats: its work, not ours
+    wall[0] += 60  # the owner falls silent; the other two go on beating
+    heir.beat()
+    rival.beat()
+    assert await heirs.unfinished() == [("trigger:t1", body)]
+    assert await rivals.unfinished() == []  # taken over by one process only
+    assert await heirs.unfinished() == []  # in hand: not handed out twice
+    await heirs.done("trigger:t1")
+    assert store.unfinished_deliveries() == []
