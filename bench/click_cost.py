@@ -139,6 +139,7 @@ async def measure(waiting: int, workdir: Path) -> dict[str, dict[str, Counter[st
     updates: Counter[str] = Counter()
     _count_updates(service, updates)
     try:
+        await catalog.refresh()
         procedure = catalog.get("two")
         runs = [
             await service.start_run(procedure, {"n": n}, user=ALICE, channel=GENERAL)

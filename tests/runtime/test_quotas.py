@@ -4,6 +4,7 @@ fails with a message naming the quota that stopped it."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -155,3 +156,22 @@ def test_quotas_are_validated() -> None:
     with pytest.raises(ValueError, match="events must be a positive integer"):
         RunQuotas(events=0)
     assert json.loads(json.dumps(vars(RunQuotas())))["state_bytes"] == 1024 * 1024
+
+
+def test_an_execution_the_store_refuses_fails_the_run_with_the_reason(tmp_path, clock) -> None:
+    path = tmp_path / "refusing.db"
+    store = SqlStore(f"sqlite:///{path}")
+    with sqlite3.connect(path) as db:  # as a full disk or a broken constraint would
+        db.execute(
+            "CREATE TRIGGER refuse_logs BEFORE INSERT ON run_events WHEN NEW.kind = 'log' "
+            "BEGIN SELECT RAISE(ABORT, 'disk quota exceeded'); END"
+        )
+    outcome = Engine(store, clock=clock).start(make_procedure("Log.info('hello') return 1"))
+    assert outcome.run.status is RunStatus.FAILED
+    assert outcome.run.error == (
+        "what the run did could not be saved: (sqlite3.IntegrityError) disk quota exceeded"
+    )
+    stored = store.get_run(outcome.run.run_id)
+    assert (stored.status, stored.error) == (RunStatus.FAILED, outcome.run.error)
+    assert store.list_events(outcome.run.run_id) == []
+    store.close()
