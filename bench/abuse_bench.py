@@ -42,12 +42,17 @@ def procedure(name: str, code: str) -> Procedure:
     )
 
 
-def attack_row(engine: Engine, workers: WorkerPool, attack: dict[str, Any]) -> list[str]:
-    limit = engine.limits.wall_seconds
+def attack_row(store: SqlStore, limits: SandboxLimits, attack: dict[str, Any]) -> list[str]:
+    """One attack in a fresh worker, so the peak is its own, not what an earlier one left."""
+    workers = WorkerPool(1)
+    workers.start()
+    engine = Engine(store, executor=workers, limits=limits)
+    limit = limits.wall_seconds
     started = time.monotonic()
     outcome = engine.start(procedure(attack["name"], attack["code"]))
     took = time.monotonic() - started
     report = workers.reports[-1]
+    workers.close()
     error = outcome.run.error or outcome.run.status.value
     expected = attack["stops"].replace("TIME", f"{limit:g}")
     timed = "time limit" in expected
@@ -74,17 +79,12 @@ def main() -> int:
     parser.add_argument("--time-limit", type=float, default=30.0, help="seconds (default 30)")
     args = parser.parse_args()
     attacks = yaml.safe_load(CORPUS.read_text())
-    workers = WorkerPool(1)
-    workers.start()
-    rows = []
+    limits = SandboxLimits(wall_seconds=args.time_limit)
     with tempfile.TemporaryDirectory() as tmp:
         store = SqlStore(f"sqlite:///{tmp}/abuse.db")
-        engine = Engine(store, executor=workers, limits=SandboxLimits(wall_seconds=args.time_limit))
-        for attack in attacks:
-            rows.append(attack_row(engine, workers, attack))
+        rows = [attack_row(store, limits, attack) for attack in attacks]
         db_bytes = sum(f.stat().st_size for f in Path(tmp).iterdir())
         store.close()
-    workers.close()
     print_table(rows)
     print(f"\ndatabase after all {len(attacks)} runs: {db_bytes / MiB:.1f} MiB")
     return 0 if all(row[-1] == "yes" for row in rows) else 1
