@@ -43,8 +43,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/runtime_bench.py
-	$(BIN)/python bench/bot_bench.py
+	$(BIN)/python bench/abuse_bench.py
 	$(BIN)/python bench/click_cost.py
+	$(BIN)/python bench/bot_bench.py
 
 # Crashes the bot while people start runs and click, with Slack's rate limits on
 # (`make soak SOAK_ARGS=--quick` for a short one); exits 1 when a goal is missed.

@@ -26,8 +26,10 @@ acknowledged click is never lost.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,6 +79,9 @@ class Deliveries:
         self.clock = clock
         self.keep = keep
         self._in_hand: set[str] = set()  # taken on by this process, work not finished yet
+        # Taking a request on happens before its ack: on threads of its own, it never waits
+        # behind the store work queued on the shared ones when the bot is busy.
+        self._intake = ThreadPoolExecutor(max_workers=2, thread_name_prefix="intake")
 
     async def first(self, key: str) -> bool:
         """True for the first copy of a request to claim `key`, False for any repeat."""
@@ -86,14 +91,11 @@ class Deliveries:
         """Like `first`, and promise the work `body` asks for: it is done again by whoever
         outlives this process, should it die before `done(key)`."""
         self._in_hand.add(key)
+        claim = functools.partial(
+            self.store.claim_delivery, key, self.clock(), owner=self.liveness.owner, body=body
+        )
         try:
-            claimed = await asyncio.to_thread(
-                self.store.claim_delivery,
-                key,
-                self.clock(),
-                owner=self.liveness.owner,
-                body=body,
-            )
+            claimed = await asyncio.get_running_loop().run_in_executor(self._intake, claim)
         except BaseException:
             self._in_hand.discard(key)
             raise
@@ -122,6 +124,9 @@ class Deliveries:
                 self._in_hand.add(key)
                 owed.append((key, body))
         return owed
+
+    def close(self) -> None:
+        self._intake.shutdown(wait=False)
 
     async def forget_old(self) -> None:
         """Drop the claims no copy can still arrive for (run periodically)."""

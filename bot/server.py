@@ -161,6 +161,7 @@ class BotRuntime:
                 await task
         await self.service.idle()
         self.service.close()
+        self.deliveries.close()
         await asyncio.to_thread(self.workers.close)
         await self.timers.stop()
         await asyncio.to_thread(self.liveness.retire)  # what is left over may be taken at once

@@ -3,12 +3,12 @@
 Everything an execution needs is in its `ExecutionJob` (the run, the procedure, the log to
 replay, what the run has stored so far, the time it starts at, its limits and quotas), and
 everything it produces is in its `ExecutionResult`; the store is not touched here. That is what
-lets the engine execute a procedure in another process (`runtime.workers`), which can be
-killed when the procedure goes past its limits, and commit the result itself.
+lets the engine execute a procedure in another process (`runtime.pool`), which can be killed
+when the procedure goes past its limits, and commit the result itself.
 
 Answers to requests come from the job when the engine's default handler is in use
-(`known_requests`: the requests the log shows as waiting, as the store had them); any other
-`HITLHandler` is called as it is, in the engine's process.
+(`known_requests`: the request the run waits on, as the store had it); any other
+`HITLHandler` is asked in the engine's process.
 """
 
 from __future__ import annotations

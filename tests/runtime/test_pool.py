@@ -204,6 +204,16 @@ def _is_zombie(pid: int) -> bool:
 
 # -- loading procedure files -------------------------------------------------------------------
 
+EXAMPLE = str(REPO / "examples" / "deploy_approval.yaml")
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Path:
+    """A `.tac` file whose top level stores colliding keys: it never finishes loading."""
+    path = tmp_path / "hostile.tac"
+    path.write_text(COLLIDING_KEYS.replace("return 'done'", "") + "\nProcedure { function() end }")
+    return path
+
 
 def test_a_file_loads_in_a_worker_exactly_as_in_process(workers: WorkerPool) -> None:
     for path in sorted((REPO / "examples").glob("*.*")):
@@ -211,11 +221,7 @@ def test_a_file_loads_in_a_worker_exactly_as_in_process(workers: WorkerPool) -> 
             assert workers.load(str(path)) == load_procedure(path)
 
 
-def test_a_file_whose_top_level_never_finishes_is_stopped(tmp_path: Path) -> None:
-    hostile = tmp_path / "hostile.tac"
-    hostile.write_text(
-        COLLIDING_KEYS.replace("return 'done'", "") + "\nProcedure { function() end }"
-    )
+def test_a_file_whose_top_level_never_finishes_is_stopped(hostile: Path) -> None:
     pool = WorkerPool(1, load_seconds=1.0)
     try:
         started = time.monotonic()
@@ -223,7 +229,7 @@ def test_a_file_whose_top_level_never_finishes_is_stopped(tmp_path: Path) -> Non
             pool.load(str(hostile))
         assert time.monotonic() - started < 1 + 1
         assert caught.value.path == str(hostile)
-        assert pool.load(str(REPO / "examples" / "deploy_approval.yaml")).name
+        assert pool.load(EXAMPLE).name
     finally:
         pool.close()
 
@@ -236,14 +242,10 @@ def test_a_yaml_bomb_is_refused_before_it_expands(tmp_path: Path, workers: Worke
     bomb.write_text("\n".join(lines) + "\nname: Bomb\nversion: 1\nclass: Tactus\ncode: return 1\n")
     with pytest.raises(ProcedureLoadError, match=r"expands to more than 100,000 values"):
         workers.load(str(bomb))
-    assert workers.load(str(REPO / "examples" / "deploy_approval.yaml")).name
+    assert workers.load(EXAMPLE).name
 
 
-def test_a_worker_that_dies_while_reading_a_file_is_reported(tmp_path: Path) -> None:
-    hostile = tmp_path / "hostile.tac"
-    hostile.write_text(
-        COLLIDING_KEYS.replace("return 'done'", "") + "\nProcedure { function() end }"
-    )
+def test_a_worker_that_dies_while_reading_a_file_is_reported(hostile: Path) -> None:
     pool = WorkerPool(1)
     try:
         failures: list[str] = []
@@ -253,7 +255,7 @@ def test_a_worker_that_dies_while_reading_a_file_is_reported(tmp_path: Path) -> 
         os.kill(pid, signal.SIGSEGV)
         reading.join()
         assert failures == ["loading it stopped the process reading it (killed by SIGSEGV)"]
-        assert pool.load(str(REPO / "examples" / "deploy_approval.yaml")).name
+        assert pool.load(EXAMPLE).name
     finally:
         pool.close()
 
@@ -266,11 +268,7 @@ def _load_error(pool: WorkerPool, path: Path) -> str:
     return "loaded"
 
 
-def test_linting_a_hostile_file_is_bounded_too(tmp_path: Path) -> None:
-    hostile = tmp_path / "hostile.tac"
-    hostile.write_text(
-        COLLIDING_KEYS.replace("return 'done'", "") + "\nProcedure { function() end }"
-    )
+def test_linting_a_hostile_file_is_bounded_too(hostile: Path) -> None:
     pool = WorkerPool(1, load_seconds=1.0)
     try:
         [issue] = pool.lint(str(hostile))
@@ -278,6 +276,6 @@ def test_linting_a_hostile_file_is_bounded_too(tmp_path: Path) -> None:
             "error",
             "loading it took longer than 1 s (its top-level code never finished)",
         )
-        assert pool.lint(str(REPO / "examples" / "deploy_approval.yaml")) == []
+        assert pool.lint(EXAMPLE) == []
     finally:
         pool.close()
