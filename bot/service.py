@@ -274,17 +274,20 @@ class RunService:
                 f"Only the person who started run `{run.run_id[:8]}` or whoever may answer "
                 "its requests can cancel it."
             )
-        await asyncio.to_thread(self._mark, run.run_id)
+        run_id = run.run_id
+        self._active.add(run_id)
         try:
+            await asyncio.to_thread(self._mark, run_id)
             run = await asyncio.to_thread(
-                self.engine.cancel, run.run_id, reason=f"cancelled by <@{user}>"
+                self.engine.cancel, run_id, reason=f"cancelled by <@{user}>"
             )
             for pending in open_requests:
                 self.unschedule(pending.request_id)
-            await self._show_settled(run.run_id, open_requests)
+            await self._show_settled(run_id, open_requests)
             await self._update_run_message(run)
         finally:
-            await asyncio.to_thread(self._unmark, run.run_id)
+            await asyncio.to_thread(self._unmark, run_id)
+            self._active.discard(run_id)
         return run
 
     async def _show_settled(self, run_id: str, requests: list[PendingRequest]) -> None:

@@ -4,6 +4,12 @@ Every start or resume is one *execution*: a fresh sandbox runs the procedure fro
 the execution context replays the log (see `runtime.context`). It ends COMPLETED, FAILED or
 WAITING_FOR_HUMAN, and everything it produced is saved with one `commit_execution`. No Lua stack
 outlives an execution, so a waiting run costs a few rows, not a thread.
+
+The engine reads what an execution needs from the store and commits what it produced; the
+execution itself (`runtime.execution`) happens wherever the executor puts it: in a worker
+process (`runtime.pool.WorkerPool`) that is killed when it goes past its limits, or in the
+calling thread. An execution whose worker was lost, or whose result the store refuses, fails
+its run with the reason, so no run is left RUNNING by its own procedure.
 """
 
 from __future__ import annotations
