@@ -30,6 +30,7 @@ from bot.approvers import Approvers
 from bot.catalog import RECHECK_SECONDS, ProcedureCatalog
 from bot.deliveries import FORGET_EVERY_SECONDS, Deliveries
 from bot.intake import HttpIntake, Refused, SocketModeIntake
+from bot.journal import JournalFollower
 from bot.liveness import Liveness
 from bot.service import RunService
 from bot.settings import Settings
@@ -43,6 +44,7 @@ from runtime.quotas import MIB
 log = logging.getLogger("hitlbot")
 
 SYNC_EVERY_SECONDS = 15.0
+JOURNAL_EVERY_SECONDS = 60.0
 
 
 class BotRuntime:
@@ -100,6 +102,8 @@ class BotRuntime:
         self.service.unschedule = self.timers.cancel
         secret = settings.slack_signing_secret
         signing_secret = secret.get_secret_value() if secret else None
+        # The views of runs that follow the run journal (none yet: it is only kept short).
+        self.journal = JournalFollower(self.store, self.liveness, views=[])
         self.deliveries = Deliveries(self.store, self.liveness)
         self.intake = HttpIntake(signing_secret)
         self.listeners = Listeners(
@@ -143,6 +147,7 @@ class BotRuntime:
                 _forever(self.deliveries.forget_old, FORGET_EVERY_SECONDS, "forgetting"),
                 name="deliveries",
             ),
+            asyncio.create_task(self.journal.run(JOURNAL_EVERY_SECONDS), name="journal"),
         ]
         self.ready = True
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from runtime.models import (
     CheckpointEntry,
     HITLResponse,
+    JournalEntry,
     PendingRequest,
     ProcedureMetadata,
     RunEvent,
@@ -37,6 +38,10 @@ from runtime.store_rules import (
     StateKeyMethods,
     as_utc,
     check_checkpoint_name,
+    journal_answer,
+    journal_cancel,
+    journal_commit,
+    journal_start,
     log_position,
     metadata_arguments,
     model_json,
@@ -89,6 +94,8 @@ class MemoryStore(StateKeyMethods):
         self._runs: dict[str, _RunData] = {}
         self._requests: dict[str, str] = {}  # insertion order breaks created_at ties
         self._annotations: dict[tuple[str, str], str] = {}  # insertion order = list order
+        self._journal: list[str] = []
+        self._journal_id = 0
         self._deliveries: dict[str, _Delivery] = {}
 
     def close(self) -> None:
@@ -230,6 +237,7 @@ class MemoryStore(StateKeyMethods):
             if data.record is not None:
                 raise ValueError(f"run {run.run_id!r} already exists")
             data.record = text
+            self._append_journal([journal_start(run)])
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._lock:
@@ -272,6 +280,7 @@ class MemoryStore(StateKeyMethods):
                 self._data(run_id).events.setdefault(seq, text)  # appended once per seq
             for request_id, text in new_requests:
                 self._requests.setdefault(request_id, text)
+            self._append_journal(journal_commit(run, events, requests))
 
     # --- RunStore: requests and events --------------------------------------------------------
 
@@ -299,14 +308,23 @@ class MemoryStore(StateKeyMethods):
         return sorted(found, key=lambda request: request.created_at)  # stable: ties keep order
 
     def record_response(self, request_id: str, response: HITLResponse) -> bool:
-        return self._settle(request_id, {"response": response})
+        return self._settle(
+            request_id,
+            {"response": response},
+            lambda run_id: journal_answer(run_id, request_id, response),
+        )
 
     def cancel_request(self, request_id: str) -> bool:
-        return self._settle(request_id, {"cancelled": True})
+        return self._settle(
+            request_id, {"cancelled": True}, lambda run_id: journal_cancel(run_id, request_id)
+        )
 
-    def _settle(self, request_id: str, update: dict[str, Any]) -> bool:
+    def _settle(
+        self, request_id: str, update: dict[str, Any], entry: Callable[[str], JournalEntry]
+    ) -> bool:
         """The compare-and-set both answers and cancellations go through: only an open
-        request (no response, not cancelled) changes, under the lock, so one caller wins."""
+        request (no response, not cancelled) changes, under the lock, so one caller wins, and
+        journals it."""
         with self._lock:
             text = self._requests.get(request_id)
             if text is None:
@@ -315,7 +333,27 @@ class MemoryStore(StateKeyMethods):
             if request.response is not None or request.cancelled:
                 return False
             self._requests[request_id] = model_json(request.model_copy(update=update))
+            self._append_journal([entry(request.run_id)])
             return True
+
+    def _append_journal(self, entries: list[JournalEntry]) -> None:
+        """Call with the lock held."""
+        for entry in entries:
+            self._journal_id += 1
+            self._journal.append(model_json(entry.model_copy(update={"id": self._journal_id})))
+
+    def read_journal(self, after: int, *, limit: int = 500) -> list[JournalEntry]:
+        with self._lock:
+            texts = list(self._journal)
+        entries = (_thaw(JournalEntry, text) for text in texts)
+        return [entry for entry in entries if entry.id > after][: max(limit, 0)]
+
+    def forget_journal(self, through: int) -> int:
+        with self._lock:
+            kept = [t for t in self._journal if _thaw(JournalEntry, t).id > through]
+            forgotten = len(self._journal) - len(kept)
+            self._journal = kept
+        return forgotten
 
     def list_events(self, run_id: str) -> list[RunEvent]:
         with self._lock:

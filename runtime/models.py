@@ -187,3 +187,29 @@ class StoredExecution(BaseModel):
 
     log_json: str = "[]"
     usage: RunUsage = Field(default_factory=RunUsage)
+
+
+class JournalEntry(BaseModel):
+    """One thing that happened to a run, in the order it happened: the run journal.
+
+    Stores append entries in the same transaction as the change they describe, so whoever
+    shows runs somewhere (Slack, Plexus) can follow the journal with a cursor of its own and
+    miss nothing, whichever process made the change. `kind` is one of `JOURNAL_KINDS`.
+    """
+
+    id: int = 0
+    """The store's order of entries (set when stored; increasing)."""
+    run_id: str
+    kind: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+JOURNAL_KINDS = ("started", "request", "event", "answered", "cancelled", "status")
+"""started: a run was created ({procedure_id, source_path, params, started_by});
+request: it asks a person ({request_id, position, request});
+event: it notified or alerted ({seq, kind, payload});
+answered: a request got its answer ({request_id, response}), from anyone, or a timeout;
+cancelled: a request was withdrawn ({request_id});
+status: an execution ended, or the run was ended ({status, waiting_on_message_id, result,
+error})."""

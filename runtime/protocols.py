@@ -19,6 +19,7 @@ from runtime.models import (
     CheckpointEntry,
     HITLRequest,
     HITLResponse,
+    JournalEntry,
     PendingRequest,
     ProcedureMetadata,
     RunEvent,
@@ -122,6 +123,17 @@ class RunStore(StorageBackend, Protocol):
         """Mark a still-unanswered request cancelled. True if this call cancelled it."""
 
     def list_events(self, run_id: str) -> list[RunEvent]: ...
+
+    def read_journal(self, after: int, *, limit: int = 500) -> list[JournalEntry]:
+        """The run journal's entries after id `after`, in order (at most `limit`).
+
+        Every store appends to it in the same transaction as the change an entry describes:
+        `create_run` (started), `commit_execution` (its notify/alert events, its requests, then
+        the run's status), `record_response` and `cancel_request` (for the one winner).
+        """
+
+    def forget_journal(self, through: int) -> int:
+        """Drop the entries up to id `through` (every follower has read them); how many."""
 
     def load_execution(self, run_id: str) -> StoredExecution:
         """What the run's next execution starts from, in one read: the execution log as stored

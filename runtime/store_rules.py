@@ -15,7 +15,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from runtime.models import ProcedureMetadata, RunStatus
+from runtime.models import (
+    HITLResponse,
+    JournalEntry,
+    PendingRequest,
+    ProcedureMetadata,
+    RunEvent,
+    RunRecord,
+    RunStatus,
+)
 
 _LOG_POSITION = re.compile(r"(?:pos)?([0-9]+)")
 
@@ -97,3 +105,66 @@ class StateKeyMethods:
 
     def state_delete(self, procedure_id: str, key: str) -> None:
         self._edit_state(procedure_id, lambda state: state.pop(key, None))
+
+
+# -- the run journal ------------------------------------------------------------------------
+
+JOURNALED_EVENTS = ("notify", "alert")
+"""Events people see; log lines and stage changes stay in the run's events only."""
+
+
+def journal_start(run: RunRecord) -> JournalEntry:
+    data = {
+        "procedure_id": run.procedure_id,
+        "source_path": run.source_path,
+        "params": run.params,
+        "started_by": run.started_by,
+    }
+    return JournalEntry(run_id=run.run_id, kind="started", data=data, created_at=run.created_at)
+
+
+def journal_commit(
+    run: RunRecord, events: list[RunEvent], requests: list[PendingRequest]
+) -> list[JournalEntry]:
+    """What one committed execution (or ended run) tells the journal, in order: the events
+    it emitted, the requests it opened, then how it stands."""
+    entries = [
+        JournalEntry(
+            run_id=run.run_id,
+            kind="event",
+            data={"seq": event.seq, "kind": event.kind, "payload": event.payload},
+            created_at=event.created_at,
+        )
+        for event in events
+        if event.kind in JOURNALED_EVENTS
+    ]
+    entries += [
+        JournalEntry(
+            run_id=run.run_id,
+            kind="request",
+            data={
+                "request_id": request.request_id,
+                "position": request.position,
+                "request": request.request.model_dump(mode="json"),
+            },
+            created_at=request.created_at,
+        )
+        for request in requests
+    ]
+    status = {
+        "status": run.status.value,
+        "waiting_on_message_id": run.waiting_on_message_id,
+        "result": run.result if run.status.is_final else None,
+        "error": run.error,
+    }
+    entries.append(JournalEntry(run_id=run.run_id, kind="status", data=status))
+    return entries
+
+
+def journal_answer(run_id: str, request_id: str, response: HITLResponse) -> JournalEntry:
+    data = {"request_id": request_id, "response": response.model_dump(mode="json")}
+    return JournalEntry(run_id=run_id, kind="answered", data=data)
+
+
+def journal_cancel(run_id: str, request_id: str) -> JournalEntry:
+    return JournalEntry(run_id=run_id, kind="cancelled", data={"request_id": request_id})

@@ -153,3 +153,15 @@ deliveries = Table(
     Column("body", _json()),
     Index("ix_intake_seen_at", "seen_at"),
 )
+
+run_journal = Table(
+    "run_journal",
+    metadata,
+    # The order of the journal: ids only grow (AUTOINCREMENT on SQLite never reuses one).
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("data", _json(), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)

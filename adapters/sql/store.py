@@ -26,12 +26,14 @@ from adapters.sql.schema import (
     named_checkpoints,
     pending_requests,
     run_events,
+    run_journal,
     run_state,
     runs,
 )
 from runtime.models import (
     CheckpointEntry,
     HITLResponse,
+    JournalEntry,
     PendingRequest,
     ProcedureMetadata,
     RunEvent,
@@ -45,6 +47,10 @@ from runtime.quotas import ENTRY_OVERHEAD
 from runtime.store_rules import (
     StateKeyMethods,
     check_checkpoint_name,
+    journal_answer,
+    journal_cancel,
+    journal_commit,
+    journal_start,
     log_position,
     metadata_arguments,
     model_json,
@@ -258,6 +264,7 @@ class SqlStore(StateKeyMethods):
         try:
             with self._db.write() as conn:
                 conn.execute(runs.insert().values(_row(run)))
+                self._journal(conn, [journal_start(run)])
         except IntegrityError:
             raise ValueError(f"run {run.run_id!r} already exists") from None
 
@@ -308,6 +315,7 @@ class SqlStore(StateKeyMethods):
             if requests:
                 rows = [_row(request) for request in requests]
                 conn.execute(self._insert_new(pending_requests, "request_id"), rows)
+            self._journal(conn, journal_commit(run, events, requests))
 
     # --- RunStore: requests and events --------------------------------------------------------
 
@@ -335,19 +343,55 @@ class SqlStore(StateKeyMethods):
         return [PendingRequest.model_validate(dict(row._mapping)) for row in rows]
 
     def record_response(self, request_id: str, response: HITLResponse) -> bool:
-        return self._settle(request_id, response=response.model_dump(mode="json"))
+        values = {"response": response.model_dump(mode="json")}
+        return self._settle(
+            request_id, values, lambda run_id: journal_answer(run_id, request_id, response)
+        )
 
     def cancel_request(self, request_id: str) -> bool:
-        return self._settle(request_id, cancelled=True)
+        return self._settle(
+            request_id, {"cancelled": True}, lambda run_id: journal_cancel(run_id, request_id)
+        )
 
-    def _settle(self, request_id: str, **values: Any) -> bool:
-        """One conditional UPDATE on an open request; the row count names the single winner."""
+    def _settle(
+        self, request_id: str, values: dict[str, Any], entry: Callable[[str], JournalEntry]
+    ) -> bool:
+        """One conditional UPDATE on an open request; the one caller that changed a row won,
+        and journals it in the same transaction."""
         table = pending_requests
         with self._db.write() as conn:
-            result = conn.execute(
-                update(table).where(table.c.request_id == request_id, *_OPEN_REQUEST).values(values)
-            )
-        return result.rowcount == 1
+            won = conn.execute(
+                update(table)
+                .where(table.c.request_id == request_id, *_OPEN_REQUEST)
+                .values(values)
+                .returning(table.c.run_id)
+            ).first()
+            if won is not None:
+                self._journal(conn, [entry(won.run_id)])
+        return won is not None
+
+    def _journal(self, conn: Connection, entries: list[JournalEntry]) -> None:
+        rows = [
+            {"run_id": e.run_id, "kind": e.kind, "data": e.data, "created_at": e.created_at}
+            for e in entries
+        ]
+        if rows:
+            conn.execute(run_journal.insert(), rows)
+
+    def read_journal(self, after: int, *, limit: int = 500) -> list[JournalEntry]:
+        query = (
+            select(run_journal)
+            .where(run_journal.c.id > after)
+            .order_by(run_journal.c.id)
+            .limit(max(limit, 0))
+        )
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+        return [JournalEntry.model_validate(dict(row._mapping)) for row in rows]
+
+    def forget_journal(self, through: int) -> int:
+        with self._db.write() as conn:
+            return conn.execute(delete(run_journal).where(run_journal.c.id <= through)).rowcount
 
     def list_events(self, run_id: str) -> list[RunEvent]:
         query = select(run_events).where(run_events.c.run_id == run_id).order_by(run_events.c.seq)

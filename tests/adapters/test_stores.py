@@ -943,3 +943,83 @@ def test_delete_annotation_if_has_one_winner_among_threads(store: RunStore) -> N
             )
         )
     assert deleted.count(True) == 1 and store.get_annotation("r", "lease") is None
+
+
+# --- the run journal --------------------------------------------------------------------------
+
+
+def _journal(store: RunStore, after: int = 0) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(e.run_id, e.kind, e.data) for e in store.read_journal(after)]
+
+
+def test_a_runs_life_is_journaled_in_order(store: RunStore) -> None:
+    run = run_record(created_at=T0)
+    store.create_run(run)
+    waiting = run.model_copy(
+        update={"status": RunStatus.WAITING_FOR_HUMAN, "waiting_on_message_id": "r:pos1"}
+    )
+    log_line = RunEvent(run_id="run-1", seq=1, kind="log", payload={"message": "quiet"})
+    store.commit_execution(
+        waiting,
+        log_entries=[],
+        state={},
+        events=[event(0, message="deploying"), log_line],
+        requests=[pending("r:pos1", position=1)],
+    )
+    response = HITLResponse(value=True, responder="U0BOB0001", responded_at=T0)
+    assert store.record_response("r:pos1", response)
+    assert not store.record_response("r:pos1", response)  # the loser journals nothing
+    done = run.model_copy(update={"status": RunStatus.COMPLETED, "result": {"ok": True}})
+    store.commit_execution(done, log_entries=[], state=None, events=[], requests=[])
+
+    journal = _journal(store)
+    assert [kind for _, kind, _ in journal] == [
+        "started",
+        "event",
+        "request",
+        "status",
+        "answered",
+        "status",
+    ]
+    assert {run_id for run_id, _, _ in journal} == {"run-1"}
+    assert journal[0][2]["procedure_id"] == "deploy"
+    assert journal[1][2] == {"seq": 0, "kind": "notify", "payload": {"message": "deploying"}}
+    assert journal[2][2]["request_id"] == "r:pos1" and journal[2][2]["position"] == 1
+    assert journal[3][2]["status"] == "WAITING_FOR_HUMAN"
+    assert journal[3][2]["waiting_on_message_id"] == "r:pos1"
+    assert journal[4][2]["response"]["responder"] == "U0BOB0001"
+    assert journal[5][2] == {
+        "status": "COMPLETED",
+        "waiting_on_message_id": None,
+        "result": {"ok": True},
+        "error": None,
+    }
+
+
+def test_journal_ids_grow_and_can_be_read_after_a_cursor_and_forgotten(store: RunStore) -> None:
+    for n in range(5):
+        store.create_run(run_record(f"run-{n}"))
+    entries = store.read_journal(0)
+    ids = [e.id for e in entries]
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    assert [e.run_id for e in store.read_journal(ids[1], limit=2)] == ["run-2", "run-3"]
+    assert store.forget_journal(ids[2]) == 3
+    assert [e.run_id for e in store.read_journal(0)] == ["run-3", "run-4"]
+    store.create_run(run_record("run-5"))
+    assert store.read_journal(0)[-1].id > ids[-1]  # never reused, even after forgetting
+
+
+def test_a_cancelled_request_is_journaled_once(store: RunStore) -> None:
+    store.create_run(run_record())
+    commit(store, run_record(), requests=[pending("r:pos0")])
+    assert store.cancel_request("r:pos0")
+    assert not store.cancel_request("r:pos0")
+    assert [k for _, k, d in _journal(store) if k == "cancelled"] == ["cancelled"]
+
+
+def test_journal_entries_from_two_instances_share_one_order(sqlite_url: str) -> None:
+    with SqlStore(sqlite_url) as first, SqlStore(sqlite_url) as second:
+        first.create_run(run_record("a"))
+        second.create_run(run_record("b"))
+        first.create_run(run_record("c"))
+        assert [e.run_id for e in second.read_journal(0)] == ["a", "b", "c"]
