@@ -100,13 +100,15 @@ def build_executable_schema(store: Store, writer: Writer) -> tuple[GraphQLSchema
 def root_fields(document: DocumentNode, operation_name: str | None) -> tuple[str | None, list[str]]:
     """The operation's name and the root fields it selects (for faults and stats)."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    chosen = next(
-        (op for op in operations if op.name and op.name.value == operation_name),
-        operations[0] if operations else None,
-    )
+    if operation_name is None:
+        chosen = operations[0] if len(operations) == 1 else None
+    else:
+        chosen = next(
+            (op for op in operations if op.name and op.name.value == operation_name), None
+        )
     if chosen is None:
         return operation_name, []
-    name = chosen.name.value if chosen.name else operation_name
+    name = chosen.name.value if chosen.name else None
     fields = [s.name.value for s in chosen.selection_set.selections if hasattr(s, "name")]
     return name, fields
 

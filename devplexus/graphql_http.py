@@ -45,6 +45,7 @@ class _Request:
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
         self.body: dict[str, Any] | None = None
+        self.operation_name: str | None = None  # as the client sent it
         self.document: DocumentNode | GraphQLError | None = None
         self.operation: str | None = None
         self.fields: list[str] = []
@@ -56,10 +57,11 @@ class _Request:
             return
         self.body = body
         name = body.get("operationName")
-        self.operation = name if isinstance(name, str) else None
+        self.operation_name = name if isinstance(name, str) and name else None
+        self.operation = self.operation_name
         self.document = parse_document(body["query"])
         if isinstance(self.document, DocumentNode):
-            self.operation, self.fields = root_fields(self.document, self.operation)
+            self.operation, self.fields = root_fields(self.document, self.operation_name)
 
 
 def _json(body: dict[str, Any], status: int = 200, **headers: str) -> web.Response:
@@ -143,7 +145,7 @@ class GraphQLEndpoint:
         if variables is not None and not isinstance(variables, dict):
             error = GraphQLError("Variables must be a JSON object.")
             return {"data": None, "errors": [request_error(error)]}
-        return self.executor.run(parsed.document, variables, parsed.operation)
+        return self.executor.run(parsed.document, variables, parsed.operation_name)
 
     def _authenticate(self, request: web.Request) -> web.Response | None:
         key = request.headers.get("x-api-key")
