@@ -30,12 +30,14 @@ from devplexus.executor import Executor, parse_document, root_fields
 from devplexus.faults import FaultDecision, Faults
 from devplexus.stats import Stats
 
-_STATUS_ERRORS = {
-    429: ("TooManyRequestsException", "Too Many Requests"),
-    500: ("InternalFailure", "An internal failure occurred."),
-    502: ("BadGateway", "Bad Gateway"),
-    503: ("ServiceUnavailable", "Service Unavailable"),
-    504: ("GatewayTimeout", "Gateway Timeout"),
+#: What a gateway in front of AppSync says with a 429/5xx: not a GraphQL response, so a
+#: client sees the status itself (gql raises TransportServerError carrying the code).
+_STATUS_TEXT = {
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 
@@ -170,9 +172,9 @@ class GraphQLEndpoint:
             body = _throttled(parsed.fields or ["(unknown)"])
             self._record(parsed, 200, [e["errorType"] for e in body["errors"]], fault=kind)
             return _json(body)
-        error_type, message = _STATUS_ERRORS.get(decision.status, ("InternalFailure", "Error"))
-        self._record(parsed, decision.status, [error_type], fault=kind)
-        return _json(http_error(error_type, message), decision.status)
+        self._record(parsed, decision.status, [], fault=kind)
+        message = _STATUS_TEXT.get(decision.status, "Server Error")
+        return _json({"message": message}, decision.status)
 
     def _record(
         self,
