@@ -106,8 +106,8 @@ function renderProcedure(procedure) {
 
 function renderSession(session) {
   return el("section", { class: "session", "data-session": session.id, "aria-label": `Session ${session.name || session.id}` },
-    el("header", {}, el("strong", { text: session.name || session.category || "Chat session" }),
-      badge(session.status || "—"), el("code", { text: session.id })),
+    el("header", {}, el("strong", { text: session.missing ? "Session without a ChatSession row" : session.name || session.category || "Chat session" }),
+      session.missing ? null : badge(session.status || "—"), el("code", { text: session.id })),
     el("ol", { class: "messages" }, ...session.messages.map(renderMessage)));
 }
 
