@@ -203,7 +203,9 @@ async def test_records_stats_and_reset(plexus: Plexus) -> None:
     assert (await plexus.control("stats"))["requests"] == []
 
 
-async def test_the_dashboard_view_shows_pending_rows_with_their_controls(plexus: Plexus) -> None:
+async def test_the_dashboard_view_shows_pending_rows_with_their_controls(
+    plexus: Plexus, clock: FakeClock
+) -> None:
     pid, pending = await pending_request(plexus, "review", "PENDING_REVIEW")
     view = await plexus.control("dashboard")
     [procedure] = view["procedures"]
@@ -220,6 +222,7 @@ async def test_the_dashboard_view_shows_pending_rows_with_their_controls(plexus:
         "text_label": "Feedback",
     }
 
+    clock.advance(10)
     await plexus.control("respond", {"message_id": pending, "action": "approve", "text": "ok"})
     [session] = (await plexus.control("dashboard"))["procedures"][0]["sessions"]
     asked, answer = session["messages"]
