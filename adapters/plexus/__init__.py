@@ -22,7 +22,7 @@ from adapters.plexus.errors import (
 )
 from adapters.plexus.hitl import PlexusHITLAdapter
 from adapters.plexus.metadata import BlobReader, S3BlobReader
-from adapters.plexus.retry import RetryPolicy
+from adapters.plexus.retry import RetryPolicies, RetryPolicy
 from adapters.plexus.runner import PlexusOutcome, PlexusRunner
 from adapters.plexus.settings import PlexusSettings, load_plexus_settings
 from adapters.plexus.storage import PlexusStorageAdapter
@@ -44,6 +44,7 @@ __all__ = [
     "PlexusSettings",
     "PlexusStorageAdapter",
     "PlexusUnavailableError",
+    "RetryPolicies",
     "RetryPolicy",
     "S3BlobReader",
     "load_plexus_settings",

@@ -38,7 +38,7 @@ from adapters.plexus.operations import (
     LIST_SESSION_MESSAGES,
     UPDATE_CHAT_SESSION,
 )
-from adapters.plexus.retry import CHAT_POLICY, WRITE_POLICY, RetryPolicy
+from adapters.plexus.retry import RetryPolicy
 from runtime.models import ChatMessage, MessageClassification
 
 ROLES = ("USER", "ASSISTANT", "SYSTEM", "TOOL")
@@ -113,7 +113,6 @@ class PlexusChatRecorder:
         account_id: str | None = None,
         task_id: str | None = None,
         category: str = "Console",
-        policy: RetryPolicy = CHAT_POLICY,
     ) -> None:
         """`account_id` defaults to the procedure's, then to `PLEXUS_ACCOUNT_KEY`'s."""
         self.client = client
@@ -121,7 +120,6 @@ class PlexusChatRecorder:
         self.account_id = account_id
         self.task_id = task_id
         self.category = category
-        self.policy = policy
         self.session_id: str | None = None
         self._sequence = 0
 
@@ -203,9 +201,7 @@ class PlexusChatRecorder:
                 values[field] = str(context[key])
         if context.get("metadata") is not None:
             values["metadata"] = json.dumps(context["metadata"])
-        session, _ = await self.client.create(
-            CREATE_CHAT_SESSION, GET_CHAT_SESSION, values, policy=WRITE_POLICY
-        )
+        session, _ = await self.client.create(CREATE_CHAT_SESSION, GET_CHAT_SESSION, values)
         self.session_id = str(session["id"])
         self.account_id = account_id
         self._sequence = 0
@@ -213,7 +209,7 @@ class PlexusChatRecorder:
 
     async def end_session(self, session_id: str, status: str = "COMPLETED") -> None:
         variables = {"input": {"id": session_id, "status": session_status(status)}}
-        await self.client.execute(UPDATE_CHAT_SESSION, variables, policy=WRITE_POLICY)
+        await self.client.execute(UPDATE_CHAT_SESSION, variables, policy=self.client.policies.write)
 
     # -- messages -----------------------------------------------------------------------------
 
@@ -252,7 +248,8 @@ class PlexusChatRecorder:
             "createdAt": created_at,
         }
         fields.update({key: value for key, value in optional.items() if value is not None})
-        row, _ = await self.create_message(fields, message_id=message_id, policy=self.policy)
+        policy = self.client.policies.chat
+        row, _ = await self.create_message(fields, message_id=message_id, policy=policy)
         return str(row["id"])
 
     async def create_message(

@@ -38,7 +38,7 @@ from adapters.plexus.errors import (
     PlexusNotFoundError,
     PlexusUnavailableError,
 )
-from adapters.plexus.retry import DEFAULT_POLICY, RetryPolicy, classify
+from adapters.plexus.retry import RetryPolicies, RetryPolicy, classify
 from adapters.plexus.settings import PlexusSettings, load_plexus_settings
 
 log = logging.getLogger("hitlbot.plexus")
@@ -99,15 +99,15 @@ class PlexusClient:
         self,
         settings: PlexusSettings | None = None,
         *,
-        policy: RetryPolicy = DEFAULT_POLICY,
+        policies: RetryPolicies | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         random_fraction: Callable[[], float] = random.random,
     ) -> None:
-        """`settings` default to the environment (`PLEXUS_*`). `policy` is used by every call
-        that names none. `sleep`, `monotonic` and `random_fraction` drive the retry waits."""
+        """`settings` default to the environment (`PLEXUS_*`). `policies` say how long each
+        kind of call is retried; `sleep`, `monotonic` and `random_fraction` drive the waits."""
         self.settings = (settings or load_plexus_settings()).checked()
-        self.policy = policy
+        self.policies = policies or RetryPolicies()
         self._sleep = sleep
         self._monotonic = monotonic
         self._random = random_fraction
@@ -169,7 +169,8 @@ class PlexusClient:
         Raises `PlexusGraphQLError` (names the operation, the `errorType` and the message),
         `PlexusAuthError`, or `PlexusUnavailableError` once the policy gives up.
         """
-        return await self.run(self._execute, operation, variables or {}, policy or self.policy)
+        policy = policy or self.policies.read
+        return await self.run(self._execute, operation, variables or {}, policy)
 
     async def _execute(
         self, operation: Operation, variables: dict[str, Any], policy: RetryPolicy
@@ -244,7 +245,12 @@ class PlexusClient:
     # -- helpers every adapter needs ----------------------------------------------------------
 
     async def create(
-        self, create: Operation, get: Operation, values: dict[str, Any], *, policy: RetryPolicy
+        self,
+        create: Operation,
+        get: Operation,
+        values: dict[str, Any],
+        *,
+        policy: RetryPolicy | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Create a record exactly once, even when an attempt that timed out did create it.
 
@@ -255,7 +261,9 @@ class PlexusClient:
         """
         values = {**values, "id": values.get("id") or str(uuid.uuid4())}
         try:
-            data = await self.execute(create, {"input": values}, policy=policy)
+            data = await self.execute(
+                create, {"input": values}, policy=policy or self.policies.write
+            )
         except PlexusGraphQLError as exc:
             if not exc.condition_failed:
                 raise

@@ -47,7 +47,6 @@ from adapters.plexus.operations import (
     LIST_RESPONSES,
     UPDATE_CHAT_MESSAGE,
 )
-from adapters.plexus.retry import WRITE_POLICY, RetryPolicy
 from adapters.plexus.storage import PlexusStorageAdapter, write_status
 from runtime.answers import normalize_answer, timeout_response
 from runtime.errors import AnswerError, HitlbotError, ProcedureWaitingForHuman
@@ -71,7 +70,6 @@ class PlexusHITLAdapter:
         storage_adapter: StorageBackend | None = None,
         *,
         clock: Callable[[], datetime] = utc_now,
-        policy: RetryPolicy = WRITE_POLICY,
         update_status: bool = True,
     ) -> None:
         """`procedure_id` is the Plexus Procedure the requests belong to. `chat_recorder` is the
@@ -87,7 +85,6 @@ class PlexusHITLAdapter:
         self.chat_recorder = chat_recorder or PlexusChatRecorder(client, procedure_id)
         self.storage_adapter = storage_adapter
         self.clock = clock
-        self.policy = policy
         self.update_status = update_status
         self.failure: PlexusError | None = None
         """The last Plexus error a protocol method met. Plexus being down is the host's trouble,
@@ -248,7 +245,7 @@ class PlexusHITLAdapter:
             "responseStatus": "PENDING",
         }
         return await self.chat_recorder.create_message(
-            fields, message_id=message_id, policy=self.policy
+            fields, message_id=message_id, policy=self.client.policies.write
         )
 
     async def _answer_to(self, pending: dict[str, Any]) -> Answer | None:
@@ -282,12 +279,10 @@ class PlexusHITLAdapter:
         row = answer_row(
             pending, value, responder=responder, responded_at=responded_at, timed_out=timed_out
         )
-        _, created = await self.client.create(
-            CREATE_CHAT_MESSAGE, GET_CHAT_MESSAGE, row, policy=self.policy
-        )
+        _, created = await self.client.create(CREATE_CHAT_MESSAGE, GET_CHAT_MESSAGE, row)
         if created and timed_out:
             marked = {"id": pending["id"], "humanInteraction": "TIMED_OUT"}
-            await self.client.execute(UPDATE_CHAT_MESSAGE, {"input": marked}, policy=self.policy)
+            await self._update_message(marked)
         return created
 
     async def _cancel(self, pending: dict[str, Any]) -> bool:
@@ -301,11 +296,15 @@ class PlexusHITLAdapter:
             "responseStatus": CLOSED,
             "createdAt": pending["createdAt"],  # Plexus's index rule: with responseStatus
         }
-        await self.client.execute(UPDATE_CHAT_MESSAGE, {"input": cancelled}, policy=self.policy)
+        await self._update_message(cancelled)
         await write_status(
             self.client, self.procedure_id, "RUNNING", None, only_if_waiting_on=pending["id"]
         )
         return True
+
+    async def _update_message(self, values: dict[str, Any]) -> None:
+        policy = self.client.policies.write
+        await self.client.execute(UPDATE_CHAT_MESSAGE, {"input": values}, policy=policy)
 
     async def _close(self, pending: dict[str, Any], answer: Answer) -> None:
         """Mark the request and its answer dealt with, and the procedure no longer waiting.
@@ -317,9 +316,7 @@ class PlexusHITLAdapter:
                 (answer.message_id, answer.created_at),
             ):
                 closed = {"id": row_id, "responseStatus": CLOSED, "createdAt": created_at}
-                await self.client.execute(
-                    UPDATE_CHAT_MESSAGE, {"input": closed}, policy=self.policy
-                )
+                await self._update_message(closed)
             if self.update_status:
                 await write_status(
                     self.client,

@@ -62,13 +62,19 @@ class RetryPolicy:
         return ceiling * (0.5 + random() / 2)
 
 
-# Reads, and writes that are safe to repeat (every write here is: see `PlexusClient.create`).
-DEFAULT_POLICY = RetryPolicy(attempts=6, within_seconds=20.0)
-# Requests for a person and their answers: worth waiting longer for through a throttling burst,
-# but bounded, since an execution is waiting on them.
-WRITE_POLICY = RetryPolicy(attempts=8, within_seconds=25.0)
-# Ordinary chat messages: a lost one is not worth holding a run for long.
-CHAT_POLICY = RetryPolicy(attempts=4, within_seconds=8.0)
+@dataclass(frozen=True)
+class RetryPolicies:
+    """The client's policies, by kind of call; every adapter asks its client for them, so a
+    host configures them in one place."""
+
+    # Reads (and anything that names no policy).
+    read: RetryPolicy = RetryPolicy(attempts=6, within_seconds=20.0)
+    # Records that matter (procedures, sessions, requests for a person and their answers):
+    # worth waiting out a throttling burst, but bounded, since an execution waits on them.
+    # Every write here is safe to repeat (see `PlexusClient.create`).
+    write: RetryPolicy = RetryPolicy(attempts=8, within_seconds=25.0)
+    # Ordinary chat messages: a lost one is not worth holding a run for long.
+    chat: RetryPolicy = RetryPolicy(attempts=4, within_seconds=8.0)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,6 @@ from adapters.plexus.errors import PlexusConfigError, PlexusDataError
 from adapters.plexus.hitl import PlexusHITLAdapter
 from adapters.plexus.metadata import RUN, BlobReader, parse_metadata
 from adapters.plexus.operations import CREATE_PROCEDURE, GET_PROCEDURE
-from adapters.plexus.retry import WRITE_POLICY
 from adapters.plexus.storage import PlexusStorageAdapter
 from runtime.errors import ExecutionLost, HitlbotError
 from runtime.execution import ExecutionJob, ExecutionResult
@@ -119,7 +118,6 @@ class PlexusRunner:
             CREATE_PROCEDURE,
             GET_PROCEDURE,
             {k: v for k, v in values.items() if v is not None},
-            policy=WRITE_POLICY,
         )
         return str(record["id"])
 

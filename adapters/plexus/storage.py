@@ -41,7 +41,6 @@ from adapters.plexus.operations import (
     UPDATE_PROCEDURE_METADATA,
     UPDATE_PROCEDURE_STATUS,
 )
-from adapters.plexus.retry import WRITE_POLICY
 from runtime.models import CheckpointEntry, ProcedureMetadata, utc_now
 from runtime.store_rules import (
     StateKeyMethods,
@@ -99,7 +98,7 @@ async def write_status(
     if only_if_waiting_on is not None:
         variables["condition"] = {"waitingOnMessageId": {"eq": only_if_waiting_on}}
     try:
-        await client.execute(UPDATE_PROCEDURE_STATUS, variables, policy=WRITE_POLICY)
+        await client.execute(UPDATE_PROCEDURE_STATUS, variables, policy=client.policies.write)
     except PlexusGraphQLError as exc:
         if only_if_waiting_on is not None and exc.condition_failed:
             return False
@@ -188,7 +187,10 @@ class PlexusStorageAdapter(StateKeyMethods):
             }
             try:
                 data = self.client.call(
-                    self.client.execute, UPDATE_PROCEDURE_METADATA, variables, policy=WRITE_POLICY
+                    self.client.execute,
+                    UPDATE_PROCEDURE_METADATA,
+                    variables,
+                    policy=self.client.policies.write,
                 )
             except PlexusGraphQLError as exc:
                 if exc.condition_failed:
