@@ -251,7 +251,7 @@ class PlexusStorageAdapter(StateKeyMethods):
         return self.value(self.read_metadata(procedure_id), STATE, {}, procedure_id)
 
     def set_state(self, procedure_id: str, state: dict[str, Any]) -> None:
-        snapshot = json.loads(json.dumps(state))  # a copy, and a clear error if not JSON
+        snapshot = dict(state)
         self.edit_metadata(procedure_id, lambda metadata: metadata.__setitem__(STATE, snapshot))
 
     def state_clear(self, procedure_id: str) -> None:
