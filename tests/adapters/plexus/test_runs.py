@@ -31,7 +31,7 @@ from runtime.memory_store import MemoryStore
 from runtime.models import RunStatus
 from runtime.pool import WorkerPool
 from runtime.procedure import Procedure
-from tests.adapters.plexus.conftest import PlexusControl, ServedDevPlexus
+from tests.adapters.plexus.conftest import POLICIES, PlexusControl, ServedDevPlexus
 from tests.conftest import REPO, FakeClock
 
 RESTART = """
@@ -175,14 +175,14 @@ def test_plexus_down_mid_execution_leaves_the_run_as_it_was(plexus, runner, rest
     started = runner.start(procedure_id, restart)
     plexus.respond(started.pending_message_id, action="approve")
     before = plexus.record("Procedure", procedure_id)
-    plexus.faults(operation="CreateChatMessage", status=503)  # the next request cannot be posted
+    # The next request cannot be posted, whatever the retries (the notification after it could).
+    plexus.faults(operation="CreateChatMessage", status=503, count=POLICIES.write.attempts)
 
     with pytest.raises(PlexusUnavailableError, match="CreateChatMessage"):
         runner.resume(procedure_id, restart)
 
     after = plexus.record("Procedure", procedure_id)
     assert (after["status"], after["metadata"]) == (before["status"], before["metadata"])
-    plexus.clear_faults()
     resumed = runner.resume(procedure_id, restart)
     assert resumed.run.status is RunStatus.WAITING_FOR_HUMAN
     assert resumed.run.waiting_on_message_id.endswith(":pos1")
