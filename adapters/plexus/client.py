@@ -87,6 +87,8 @@ class _LoopThread:
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
+        if self.is_current():
+            return  # the loop stops once this callback returns; the thread then ends
         self._thread.join(timeout=10)
         if not self._thread.is_alive():
             self.loop.close()
@@ -329,8 +331,10 @@ class PlexusClient:
             self._closed = True
         if home is None:
             return
-        if not home.is_current():
-            home.submit(self._disconnect()).result(timeout=15)
+        if home.is_current():  # from the client's own loop: finish there, without waiting
+            home.loop.create_task(self._disconnect()).add_done_callback(lambda _: home.stop())
+            return
+        home.submit(self._disconnect()).result(timeout=15)
         home.stop()
 
     async def aclose(self) -> None:

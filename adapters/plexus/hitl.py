@@ -15,8 +15,8 @@ Plexus's exit-and-resume, without its defects:
 
 The protocol methods are synchronous (the runtime calls them from worker threads) and run the
 client's coroutines on the client's own loop; hosts on an event loop use the coroutines
-`find_response`, `respond`, `time_out` and `cancel`. A `message_id` may be the pending
-message's id or the runtime's request id (ids containing `:` are request ids).
+`post_request`, `find_response`, `respond`, `time_out` and `cancel`. A `message_id` may be the
+pending message's id or the runtime's request id (ids containing `:` are request ids).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from adapters.plexus.storage import PlexusStorageAdapter, write_status
 from runtime.answers import normalize_answer, timeout_response
 from runtime.errors import AnswerError, HitlbotError, ProcedureWaitingForHuman
 from runtime.hitl import RequestCancelledError
-from runtime.models import HITLRequest, HITLResponse, utc_now
+from runtime.models import HITLRequest, HITLResponse, PendingRequest, utc_now
 from runtime.protocols import StorageBackend
 
 log = logging.getLogger("hitlbot.plexus")
@@ -173,6 +173,26 @@ class PlexusHITLAdapter:
             self.storage_adapter.update_procedure_status(self.procedure_id, status, message_id)
 
     # -- coroutines for hosts on an event loop ------------------------------------------------
+
+    async def post_request(self, pending: PendingRequest) -> str:
+        """Post a request the runtime recorded in its own store (a host that follows its store
+        instead of asking Plexus during executions); the pending message's id. Posting it
+        again finds the first post."""
+        message_id = self.message_id_for(pending.request_id)
+        context = RequestContext(
+            request_id=pending.request_id,
+            procedure_id=self.procedure_id,
+            procedure_name=pending.procedure_id,
+            invocation_id=pending.run_id,
+            position=pending.position,
+            created_at=pending.created_at,
+        )
+        await self.client.run(self._post, pending.request, context, message_id)
+        if self.update_status:
+            await self.client.run(
+                write_status, self.client, self.procedure_id, "WAITING_FOR_HUMAN", message_id
+            )
+        return message_id
 
     async def find_response(self, message_id: str) -> HITLResponse | None:
         pending = await self._pending(message_id)

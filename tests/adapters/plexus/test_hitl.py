@@ -26,7 +26,7 @@ from adapters.plexus import (
 from runtime.context import ExecutionContext
 from runtime.errors import AnswerError, HitlbotError, ProcedureWaitingForHuman
 from runtime.hitl import RequestCancelledError
-from runtime.models import HITLRequest, HITLResponse, RunRecord
+from runtime.models import HITLRequest, HITLResponse, PendingRequest, RunRecord
 from runtime.protocols import HITLHandler
 from tests.adapters.plexus.conftest import PlexusControl, graphql
 from tests.conftest import FakeClock
@@ -458,3 +458,23 @@ def test_a_pending_message_goes_to_the_recorder_session(client, plexus, procedur
         ("Starting the restart", 1),
         ("Restart api-7?", 2),
     ]
+
+
+async def test_a_request_recorded_elsewhere_is_posted_once(hitl, plexus, procedure_id) -> None:
+    """A host that keeps requests in its own store mirrors them to Plexus, then polls."""
+    request_id = f"restart:{RUN_ID[:8]}:pos3"
+    recorded = PendingRequest(
+        request_id=request_id, run_id=RUN_ID, procedure_id="restart", position=3, request=APPROVAL
+    )
+
+    message_id = await hitl.post_request(recorded)
+    assert await hitl.post_request(recorded) == message_id
+
+    [row] = pending_rows(plexus)
+    assert row["id"] == message_id and control(row)["request_id"] == request_id
+    assert control(row)["runtime_context"]["checkpoint_position"] == 3
+    assert plexus.record("Procedure", procedure_id)["waitingOnMessageId"] == message_id
+    assert await hitl.find_response(request_id) is None
+    plexus.respond(message_id, action="approve")
+    response = await hitl.find_response(request_id)
+    assert response is not None and response.value is True
