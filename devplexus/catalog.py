@@ -80,9 +80,6 @@ class Model:
     def composite_indexes(self) -> list[Index]:
         return [index for index in self.indexes if index.composite]
 
-    def index_named(self, query: str) -> Index | None:
-        return next((i for i in self.indexes if i.query == query), None)
-
 
 @dataclass
 class Operation:

@@ -99,9 +99,22 @@ class Dashboard:
             sessions = self.store.all("ChatSession")
             messages = self.store.all("ChatMessage")
         responses: dict[str, list[dict[str, Any]]] = {}
+        by_session: dict[str, list[dict[str, Any]]] = {}
         for message in messages:
+            by_session.setdefault(message["sessionId"], []).append(message)
             if message.get("humanInteraction") == "RESPONSE" and message.get("parentMessageId"):
                 responses.setdefault(message["parentMessageId"], []).append(message)
+        by_procedure: dict[str, list[dict[str, Any]]] = {}
+        for session in sorted(sessions, key=lambda s: str(s.get("createdAt", ""))):
+            by_procedure.setdefault(session.get("procedureId") or "", []).append(session)
+        known = {session["id"] for session in sessions}
+        for session_id, own in by_session.items():
+            # Messages may name a session nobody created; show them rather than hide them.
+            procedure_id = next((m["procedureId"] for m in own if m.get("procedureId")), None)
+            if session_id not in known and procedure_id:
+                by_procedure.setdefault(procedure_id, []).append(
+                    {"id": session_id, "missing": True}
+                )
         procedures.sort(key=lambda p: str(p.get("updatedAt", "")), reverse=True)
         return {
             "procedures": [
@@ -109,9 +122,8 @@ class Dashboard:
                     **{k: p.get(k) for k in ("id", "name", "status", "waitingOnMessageId")},
                     "updatedAt": p.get("updatedAt"),
                     "sessions": [
-                        self._session(s, messages, responses)
-                        for s in sorted(sessions, key=lambda s: str(s.get("createdAt", "")))
-                        if s.get("procedureId") == p["id"]
+                        self._session(s, by_session.get(s["id"], []), responses)
+                        for s in by_procedure.get(p["id"], [])
                     ],
                 }
                 for p in procedures
@@ -124,12 +136,11 @@ class Dashboard:
         messages: list[dict[str, Any]],
         responses: dict[str, list[dict[str, Any]]],
     ) -> dict[str, Any]:
-        own = sorted(
-            (m for m in messages if m.get("sessionId") == session["id"]), key=_message_order
-        )
+        keys = ("id", "name", "category", "status", "createdAt")
         return {
-            **{k: session.get(k) for k in ("id", "name", "category", "status", "createdAt")},
-            "messages": [self._message(m, responses) for m in own],
+            **{k: session.get(k) for k in keys},
+            "missing": bool(session.get("missing")),
+            "messages": [self._message(m, responses) for m in sorted(messages, key=_message_order)],
         }
 
     @staticmethod

@@ -75,6 +75,9 @@ def build_executable_schema(store: Store, writer: Writer) -> tuple[GraphQLSchema
     schema = load_schema()
     install_scalars(schema)
     catalog = build_catalog(schema)
+    for model in catalog.models.values():
+        for index in model.indexes:
+            store.add_index(index.name, index.hash_key, index.sort_attribute)
     reader = Reader(catalog, store)
     for root in (schema.query_type, schema.mutation_type):
         assert root is not None

@@ -8,6 +8,8 @@
   not hold: all three as DynamoDB's ConditionalCheckFailedException.
 - An explicit null removes the attribute on update; on create it is stored as a NULL
   attribute, which DynamoDB refuses for an index key.
+- An item may not exceed DynamoDB's 400 KB (why Plexus cuts message content at 300 KB and
+  moves big state to S3).
 """
 
 from __future__ import annotations
@@ -29,6 +31,17 @@ from devplexus.scalars import iso_timestamp
 from devplexus.store import Store
 
 Clock = Callable[[], datetime]
+
+#: DynamoDB's item size limit: attribute names plus values, in bytes.
+MAX_ITEM_BYTES = 400 * 1024
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """DynamoDB's size of an item, near enough: UTF-8 names plus JSON-encoded values."""
+    return sum(
+        len(name.encode()) + len(json.dumps(value, ensure_ascii=False).encode())
+        for name, value in item.items()
+    )
 
 
 def _new_id() -> str:
@@ -60,6 +73,7 @@ class Writer:
         item = {key: self._stored(model, key, value) for key, value in merged.items()}
         self._write_composite_keys(model, item, merged)
         self._check_index_keys(model, item)
+        self._check_size(item)
         with self.store.lock:
             if self.store.get(model.name, item["id"]) is not None or not matches({}, condition):
                 raise conditional_check_failed()
@@ -87,6 +101,7 @@ class Writer:
                 else:
                     item[key] = self._stored(model, key, value)
             self._write_composite_keys(model, item, merged)
+            self._check_size(item, "Item size to update")
             self.store.put(model.name, item)
         return item
 
@@ -130,6 +145,11 @@ class Writer:
                 item[attribute] = "#".join(str(part) for part in parts)
             else:
                 item.pop(attribute, None)
+
+    @staticmethod
+    def _check_size(item: dict[str, Any], what: str = "Item size") -> None:
+        if item_size(item) > MAX_ITEM_BYTES:
+            raise invalid_parameter(f"{what} has exceeded the maximum allowed size")
 
     @staticmethod
     def _check_index_keys(model: Model, item: dict[str, Any]) -> None:

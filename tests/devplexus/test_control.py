@@ -201,3 +201,34 @@ async def test_records_stats_and_reset(plexus: Plexus) -> None:
     assert (await plexus.control("records/Procedure"))["items"] == []
     assert [a["key"] for a in (await plexus.control("records/Account"))["items"]] == ["dev"]
     assert (await plexus.control("stats"))["requests"] == []
+
+
+async def test_the_dashboard_view_shows_pending_rows_with_their_controls(
+    plexus: Plexus, clock: FakeClock
+) -> None:
+    pid, pending = await pending_request(plexus, "review", "PENDING_REVIEW")
+    view = await plexus.control("dashboard")
+    [procedure] = view["procedures"]
+    assert procedure["id"] == pid
+    [session] = procedure["sessions"]  # named by the message, never created: still shown
+    assert (session["id"], session["missing"]) == ("session-1", True)
+    [row] = session["messages"]
+    assert (row["pending"], row["answered"], row["refusal"]) == (True, False, None)
+    assert row["controls"] == {
+        "buttons": [
+            {"action": "approve", "label": "Approve", "style": "primary"},
+            {"action": "request_changes", "label": "Request changes", "style": ""},
+        ],
+        "text_label": "Feedback",
+    }
+
+    clock.advance(10)
+    await plexus.control("respond", {"message_id": pending, "action": "approve", "text": "ok"})
+    [session] = (await plexus.control("dashboard"))["procedures"][0]["sessions"]
+    asked, answer = session["messages"]
+    assert (asked["answered"], asked["controls"]) == (True, None)
+    assert answer["response"] == {
+        "value": {"decision": "approve", "feedback": "ok"},
+        "responder": "dashboard-procedure-conversation",
+        "user": "dev-user",
+    }
