@@ -68,11 +68,15 @@ class RequestContext:
     invocation_id: str  # the run
     position: int
     created_at: datetime
+    started_at: datetime | None = None  # when the run started
+    source_file: str | None = None
+    source_line: int | None = None  # the procedure line making the call, when known
 
 
 def control_envelope(request: HITLRequest, context: RequestContext) -> dict[str, Any]:
     """`metadata.control` of a pending message, with every key Plexus's dashboard needs to
     show and answer it (`request_id`, `procedure_id`, `request_type`)."""
+    started = context.started_at
     return {
         "request_id": context.request_id,
         "procedure_id": context.procedure_id,
@@ -85,9 +89,16 @@ def control_envelope(request: HITLRequest, context: RequestContext) -> dict[str,
         "default_value": request.default_value,
         "metadata": request.metadata,
         "runtime_context": {
+            "source_line": context.source_line,
+            "source_file": context.source_file,
             "checkpoint_position": context.position,
             "procedure_name": context.procedure_name,
             "invocation_id": context.invocation_id,
+            "started_at": iso_time(started) if started else None,
+            "elapsed_seconds": (
+                (context.created_at - started).total_seconds() if started else None
+            ),
+            "backtrace": [],
         },
         "created_at": iso_time(context.created_at),
     }

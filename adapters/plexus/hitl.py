@@ -59,6 +59,18 @@ log = logging.getLogger("hitlbot.plexus")
 CLOSED = "COMPLETED"  # responseStatus of a pending or answer row that has been dealt with
 
 
+def _whereabouts(execution_context: Any) -> dict[str, Any]:
+    """What the execution context knows of where the call is made (the runtime's own context
+    does; the one a worker's call is served with knows only the position)."""
+    run = getattr(execution_context, "run", None)
+    line = getattr(execution_context, "caller_line", None)
+    return {
+        "started_at": getattr(run, "created_at", None),
+        "source_file": getattr(execution_context, "source_file", None),
+        "source_line": (line() or None) if callable(line) else None,
+    }
+
+
 class PlexusHITLAdapter:
     """The runtime's `HITLHandler` over Plexus (the seed's `PlexusHITLAdapter`)."""
 
@@ -128,6 +140,7 @@ class PlexusHITLAdapter:
             invocation_id=str(execution_context.run_id),
             position=position,
             created_at=self.clock(),
+            **_whereabouts(execution_context),
         )
         # A position the log holds as pending was posted by an earlier execution: look it up.
         # A new one is posted straight away (posting twice finds the first post).

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import urllib.error
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -58,7 +58,8 @@ ESCALATION = HITLRequest(
 
 def context(position: int = 0, clock: FakeClock | None = None) -> ExecutionContext:
     """What the runtime hands a handler for the `Human.*` call at `position`."""
-    run = RunRecord(run_id=RUN_ID, procedure_id="restart")
+    started = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
+    run = RunRecord(run_id=RUN_ID, procedure_id="restart", created_at=started)
     ctx = ExecutionContext(run, [], _no_handler, clock=clock or FakeClock())
     ctx.cursor = position
     return ctx
@@ -132,9 +133,14 @@ def test_a_request_becomes_the_pending_message_plexus_writes(hitl, plexus, proce
         "default_value": False,
         "metadata": {"host": "api-7"},
         "runtime_context": {
+            "source_line": None,
+            "source_file": "procedure",
             "checkpoint_position": 0,
             "procedure_name": "restart",
             "invocation_id": RUN_ID,
+            "started_at": "2026-03-14T09:00:00.000Z",
+            "elapsed_seconds": 1613.0,
+            "backtrace": [],
         },
         "created_at": "2026-03-14T09:26:53.000Z",
     }

@@ -101,6 +101,9 @@ def test_a_run_suspends_resumes_in_another_process_and_each_call_gets_its_answer
         "WAITING_FOR_HUMAN",
         started.pending_message_id,
     )
+    pending = plexus.record("ChatMessage", started.pending_message_id)
+    where = json.loads(pending["metadata"])["control"]["runtime_context"]
+    assert (where["source_file"], where["source_line"]) == ("restart.tac", 3)
     plexus.respond(started.pending_message_id, action="approve", user_id="cognito-alice")
 
     second = PlexusOutcome.model_validate(resume_elsewhere(served, procedure_id, restart))
