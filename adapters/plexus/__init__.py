@@ -6,9 +6,11 @@
   `Procedure.metadata`; status and the waiting message in the record's own fields.
 - `PlexusChatRecorder` / `PlexusChatAdapter`: a run's chat session and messages.
 - `PlexusHITLAdapter`: requests for a person as `PENDING_*` messages, answers read back.
+- `PlexusAnswerFeed`: the answers given in Plexus to every run, in one query.
 - `PlexusRunner`: runs procedures with Plexus as their storage, chat and HITL handler.
 """
 
+from adapters.plexus.answers import GivenAnswer, PlexusAnswerFeed
 from adapters.plexus.chat import PlexusChatAdapter, PlexusChatRecorder
 from adapters.plexus.client import PlexusClient
 from adapters.plexus.errors import (
@@ -29,6 +31,8 @@ from adapters.plexus.storage import PlexusStorageAdapter
 
 __all__ = [
     "BlobReader",
+    "GivenAnswer",
+    "PlexusAnswerFeed",
     "PlexusAuthError",
     "PlexusChatAdapter",
     "PlexusChatRecorder",

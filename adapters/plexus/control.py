@@ -154,12 +154,12 @@ def read_answer(row: dict[str, Any], request: HITLRequest) -> Answer:
     timed_out = bool(control.get("timed_out"))
     value = control["value"]
     if not timed_out:
-        value = normalize_answer(request, _from_dashboard(request, value))
+        value = normalize_answer(request, dashboard_value(request, value))
     responded_at = control.get("responded_at") or row.get("createdAt")
     fields: dict[str, Any] = {"value": value, "timed_out": timed_out}
     if responded_at:
         fields["responded_at"] = responded_at
-    responder = row.get("createdByUserId") or _attributed_user(row) or control.get("responder")
+    responder = responder_of(row, control)
     if responder:
         fields["responder"] = str(responder)
     try:
@@ -169,15 +169,17 @@ def read_answer(row: dict[str, Any], request: HITLRequest) -> Answer:
     return Answer(message_id=str(row["id"]), response=response, created_at=row["createdAt"])
 
 
-def _attributed_user(row: dict[str, Any]) -> str | None:
+def responder_of(row: dict[str, Any], control: dict[str, Any]) -> str | None:
+    """Who answered: the signed-in user the dashboard names, else the envelope's responder."""
     attribution = metadata_of(row).get("attribution")
-    if isinstance(attribution, dict) and attribution.get("userId"):
-        return str(attribution["userId"])
-    return None
+    user = attribution.get("userId") if isinstance(attribution, dict) else None
+    found = row.get("createdByUserId") or user or control.get("responder")
+    return str(found) if found else None
 
 
-def _from_dashboard(request: HITLRequest, value: Any) -> Any:
-    """The dashboard's value shapes (plexus-graphql §6.3), in the runtime's vocabulary."""
+def dashboard_value(request: HITLRequest, value: Any) -> Any:
+    """The dashboard's value shapes (plexus-graphql §6.3) in the runtime's vocabulary, ready
+    for `runtime.answers.normalize_answer` (or the engine's `answer`)."""
     kind = request.request_type
     if kind == "review" and isinstance(value, dict):
         decision = canonical_value(value.get("decision", ""))
