@@ -251,10 +251,17 @@ def cap_blocks(blocks: list[dict], limit: int = MAX_MESSAGE_BLOCKS) -> list[dict
 # --- small formatting helpers -------------------------------------------------------------
 
 
+PLEXUS_RESPONDER = "plexus:"
+"""The responder of an answer given in Plexus: `plexus:<who answered there>`."""
+
+
 def who(user: str | None) -> str:
-    """A user as mrkdwn: a mention for Slack ids, the escaped name otherwise."""
+    """A user as mrkdwn: a mention for Slack ids, "name in Plexus" for an answer given in
+    Plexus's dashboard (`plexus:<name>`), the escaped name otherwise."""
     if not user:
         return "someone"
+    if user.startswith(PLEXUS_RESPONDER):
+        return f"{escape(user[len(PLEXUS_RESPONDER) :] or 'someone')} in Plexus"
     return f"<@{user}>" if USER_ID.fullmatch(user) else escape(user)
 
 

@@ -1,14 +1,16 @@
 """`hitlbot dev`: the whole thing on one machine, with nothing to sign up for.
 
-Starts devslack (a local Slack), the bot in HTTP mode pointed at it with devslack's tokens and
-signing secret, a SQLite file and a procedures directory, then prints the URL to open. Requests
-between them go over real HTTP, signed, exactly as with Slack.
+Starts devslack (a local Slack), devplexus (a local Plexus), the bot in HTTP mode pointed at
+both with their tokens and keys, a SQLite file and a procedures directory, then prints the URLs
+to open. Requests between them go over real HTTP, signed, exactly as with Slack and Plexus: a
+click in Slack shows in Plexus, and an answer given in Plexus resumes the run in Slack.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from aiohttp import web
 
 from bot.server import BotRuntime
 from bot.settings import load_settings
+from devplexus import DevPlexus, DevPlexusConfig
 from devslack.config import DevSlackConfig
 from devslack.server import DevSlack
 
@@ -27,6 +30,12 @@ async def run_dev(*, port: int, slack_port: int, procedures: Path, db: str) -> N
         DevSlackConfig(app_url=f"http://{LOCALHOST}:{port}/slack/events", port=slack_port)
     )
     await devslack.start()
+    # A local Plexus too, kept beside the database: runs are mirrored there and can be
+    # answered from its dashboard, as with a real Plexus.
+    plexus_db = str(Path(db).with_suffix(".plexus.db")) if "://" not in db else None
+    devplexus = DevPlexus(DevPlexusConfig(db_path=plexus_db))
+    await devplexus.start()
+    os.environ.update(devplexus.env)  # PLEXUS_*: read as a real deployment's would be
     env = devslack.env
     settings = load_settings(
         SLACK_BOT_TOKEN=env["SLACK_BOT_TOKEN"],
@@ -47,6 +56,10 @@ async def run_dev(*, port: int, slack_port: int, procedures: Path, db: str) -> N
         "in #deploys; act as another user to approve. Ctrl-C stops.",
         flush=True,
     )
+    print(
+        f"  Plexus: {devplexus.base_url}/ shows every run too, and can answer its requests.",
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -57,3 +70,4 @@ async def run_dev(*, port: int, slack_port: int, procedures: Path, db: str) -> N
     finally:
         await runner.cleanup()
         await devslack.stop()
+        await devplexus.stop()

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -31,9 +30,8 @@ from runtime.protocols import RunStore
 log = logging.getLogger("hitlbot.journal")
 
 JOURNAL = "~journal"
-"""The pseudo run under which cursors and leases are kept (no run id starts with "~")."""
+"""The pseudo run under which the views' cursors are kept (no run id starts with "~")."""
 BATCH = 200
-LEASE_SECONDS = 30.0
 EVERYTHING = 2**62
 
 
@@ -58,13 +56,10 @@ class JournalFollower:
         store: RunStore,
         liveness: Liveness,
         views: list[View],
-        *,
-        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.liveness = liveness
         self.views = views
-        self._wall = wall_clock
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -75,7 +70,7 @@ class JournalFollower:
         """One pass: every view as far as it can go; then forget what all have read."""
         self._wake.clear()
         for view in self.views:
-            if await self._db(self._hold_lease, view.name):
+            if await self._db(functools.partial(self.liveness.hold, f"journal:{view.name}")):
                 await self._catch_up(view)
         await self._forget_read()
 
@@ -120,20 +115,6 @@ class JournalFollower:
             cursor = shown
             if len(entries) < BATCH:
                 return
-
-    def _hold_lease(self, name: str) -> bool:
-        """Whether this process follows for `name` now (it holds, or took, the lease)."""
-        key, now = f"lease:{name}", self._wall()
-        mine = {"owner": self.liveness.owner, "at": now}
-        if self.store.claim_annotation(JOURNAL, key, mine):
-            return True
-        held: Any = self.store.get_annotation(JOURNAL, key) or {}
-        owner = held.get("owner") if isinstance(held, dict) else None
-        fresh = isinstance(held, dict) and now - float(held.get("at") or 0) < LEASE_SECONDS
-        if owner == self.liveness.owner or not fresh or not self.liveness.alive(owner):
-            self.store.set_annotation(JOURNAL, key, mine)
-            return True
-        return False
 
     async def _forget_read(self) -> None:
         """Drop the entries every view has read (all of them when there is no view)."""

@@ -21,6 +21,7 @@ from runtime.protocols import RunStore
 PROCESSES = "~processes"
 """The pseudo run under which heartbeats are kept (no run id starts with "~")."""
 HEARTBEAT_PREFIX = "heartbeat:"
+LEASE_PREFIX = "lease:"
 
 
 class Liveness:
@@ -60,3 +61,20 @@ class Liveness:
         heartbeat = self._store.get_annotation(PROCESSES, HEARTBEAT_PREFIX + owner)
         at = heartbeat.get("at") if isinstance(heartbeat, dict) else None
         return isinstance(at, int | float) and self._wall() - at < self.stale_after
+
+    def hold(self, name: str, *, seconds: float = 30.0) -> bool:
+        """Whether this process does the job `name` now, one process at a time: True when it
+        held or took the lease (free, expired, or held by a process found dead). Called
+        again before the lease runs out, it keeps it."""
+        key, now = LEASE_PREFIX + name, self._wall()
+        mine = {"owner": self.owner, "at": now}
+        if self._store.claim_annotation(PROCESSES, key, mine):
+            return True
+        held = self._store.get_annotation(PROCESSES, key)
+        held = held if isinstance(held, dict) else {}
+        owner = held.get("owner")
+        fresh = now - float(held.get("at") or 0) < seconds
+        if owner == self.owner or not fresh or not self.alive(owner):
+            self._store.set_annotation(PROCESSES, key, mine)
+            return True
+        return False

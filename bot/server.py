@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -24,27 +25,33 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.plexus import PlexusAnswerFeed, PlexusClient
 from adapters.sql import SqlStore
 from bot.app import Listeners, build_app
 from bot.approvers import Approvers
 from bot.catalog import RECHECK_SECONDS, ProcedureCatalog
 from bot.deliveries import FORGET_EVERY_SECONDS, Deliveries
 from bot.intake import HttpIntake, Refused, SocketModeIntake
-from bot.journal import JournalFollower
+from bot.journal import JournalFollower, View
 from bot.liveness import Liveness
+from bot.plexus_answers import PlexusAnswers
+from bot.plexus_view import PlexusView
 from bot.service import RunService
 from bot.settings import Settings
 from bot.slack_io import SlackIO, SlackIOConfig
 from bot.timers import Timers
 from bot.view_seal import ViewSeal
 from runtime.engine import Engine
+from runtime.errors import HitlbotError
+from runtime.loader import MAX_FILE_BYTES
 from runtime.pool import WorkerPool
 from runtime.quotas import MIB
 
 log = logging.getLogger("hitlbot")
 
 SYNC_EVERY_SECONDS = 15.0
-JOURNAL_EVERY_SECONDS = 60.0
+JOURNAL_EVERY_SECONDS = 1.0  # when a view follows it (it is also woken by every change)
+JOURNAL_IDLE_SECONDS = 60.0  # when none does: it is only trimmed
 
 
 class BotRuntime:
@@ -102,8 +109,25 @@ class BotRuntime:
         self.service.unschedule = self.timers.cancel
         secret = settings.slack_signing_secret
         signing_secret = secret.get_secret_value() if secret else None
-        # The views of runs that follow the run journal (none yet: it is only kept short).
-        self.journal = JournalFollower(self.store, self.liveness, views=[])
+        # The views of runs that follow the run journal: Plexus, when it is configured.
+        views: list[View] = []
+        self.plexus: PlexusClient | None = None
+        self.plexus_answers: PlexusAnswers | None = None
+        plexus_settings = settings.plexus()
+        if plexus_settings is not None:
+            self.plexus = PlexusClient(plexus_settings)
+            views.append(
+                PlexusView(
+                    self.plexus,
+                    self.store,
+                    procedure_text=_procedure_text,
+                    procedure_name=self._procedure_name,
+                )
+            )
+            feed = PlexusAnswerFeed(self.plexus)
+            self.plexus_answers = PlexusAnswers(feed, self.service, self.liveness)
+        self.journal = JournalFollower(self.store, self.liveness, views=views)
+        self.service.changed = self.journal.wake
         self.deliveries = Deliveries(self.store, self.liveness)
         self.intake = HttpIntake(signing_secret)
         self.listeners = Listeners(
@@ -147,9 +171,21 @@ class BotRuntime:
                 _forever(self.deliveries.forget_old, FORGET_EVERY_SECONDS, "forgetting"),
                 name="deliveries",
             ),
-            asyncio.create_task(self.journal.run(JOURNAL_EVERY_SECONDS), name="journal"),
+            asyncio.create_task(
+                self.journal.run(JOURNAL_EVERY_SECONDS if self.plexus else JOURNAL_IDLE_SECONDS),
+                name="journal",
+            ),
         ]
+        if self.plexus_answers is not None:
+            poll = _forever(self.plexus_answers.poll, self.settings.plexus_poll_seconds, "Plexus")
+            self._tasks.append(asyncio.create_task(poll, name="plexus-answers"))
         self.ready = True
+
+    def _procedure_name(self, procedure_id: str) -> str:
+        try:
+            return self.catalog.get(procedure_id).name
+        except HitlbotError:
+            return procedure_id
 
     async def _recover(self) -> None:
         """Finish what stopped processes left half done: their runs, then the requests they
@@ -167,6 +203,8 @@ class BotRuntime:
         await self.service.idle()
         self.service.close()
         self.deliveries.close()
+        if self.plexus is not None:
+            await self.plexus.aclose()
         await asyncio.to_thread(self.workers.close)
         await self.timers.stop()
         await asyncio.to_thread(self.liveness.retire)  # what is left over may be taken at once
@@ -237,6 +275,17 @@ async def _forever(work: Callable[[], Awaitable[None]], every: float, what: str)
         except Exception:  # one bad run must not stop the loop
             log.exception("%s failed", what)
         await asyncio.sleep(every)
+
+
+def _procedure_text(source_path: str | None) -> str | None:
+    """A procedure file's text, for Plexus's copy of it (None when it cannot be read)."""
+    if not source_path:
+        return None
+    try:
+        path = Path(source_path)
+        return path.read_text(encoding="utf-8") if path.stat().st_size <= MAX_FILE_BYTES else None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def serve_http(settings: Settings) -> None:

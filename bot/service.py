@@ -81,6 +81,9 @@ class RunService:
         self.escalation_mention = escalation_mention
         self.schedule = schedule or (lambda pending: None)
         self.unschedule = unschedule or (lambda request_id: None)
+        self.changed: Callable[[], None] = lambda: None
+        """Told after a run changed (executed, answered, cancelled): the run journal's
+        followers look at once instead of at their next tick."""
         self.liveness = liveness or Liveness(store)
         self._locks: dict[str, asyncio.Lock] = {}
         self._active: set[str] = set()  # runs this process is working on right now
@@ -205,6 +208,22 @@ class RunService:
         await self._settled(answered)
         return True
 
+    async def record_answer(self, request_id: str, raw: Any, *, responder: str) -> bool:
+        """Record an answer given outside Slack (in Plexus's dashboard) exactly once, then show
+        it and resume the run, as a click does. Its source vouches for who answered; nobody
+        in Slack is told anything. True if it was recorded."""
+        try:
+            answered = await asyncio.to_thread(
+                self.engine.answer, request_id, raw, responder=responder
+            )
+        except (AlreadyAnsweredError, UnknownRequestError):
+            return False
+        except AnswerError as exc:
+            log.warning("an answer to %s from %s does not fit: %s", request_id, responder, exc)
+            return False
+        await self._settled(answered)
+        return True
+
     async def time_out(self, request_id: str) -> None:
         """Apply the request's default as a timed-out answer (the scheduler calls this)."""
         try:
@@ -216,6 +235,7 @@ class RunService:
     async def _settled(self, answered: PendingRequest, *, executions: int = 1) -> None:
         """After an answer: replace the request's buttons with the outcome, resume the run."""
         self.unschedule(answered.request_id)
+        self.changed()
         text, body = blocks.answered_message(answered)
         await self._update(answered.run_id, _request_key(answered.request_id), text, body)
         await self.resume(answered.run_id, executions=executions)
@@ -281,6 +301,7 @@ class RunService:
             run = await asyncio.to_thread(
                 self.engine.cancel, run_id, reason=f"cancelled by <@{user}>"
             )
+            self.changed()
             for pending in open_requests:
                 self.unschedule(pending.request_id)
             await self._show_settled(run_id, open_requests)
@@ -312,6 +333,7 @@ class RunService:
     # -- making Slack match the store ------------------------------------------------------------
 
     async def handle_outcome(self, outcome: RunOutcome, procedure: Procedure | None) -> None:
+        self.changed()
         await self.sync(outcome.run, procedure, events=outcome.events, pending=outcome.pending)
 
     async def sync(

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.plexus import PlexusConfigError, PlexusSettings, load_plexus_settings
 from runtime.errors import HitlbotError
 from runtime.quotas import MIB, RunQuotas
 from runtime.sandbox import SandboxLimits
@@ -93,6 +94,13 @@ class Settings(BaseSettings):
         description="how often the bot says it is alive; silent for three times this, it is "
         "taken for dead and another process finishes its half-done work",
     )
+    plexus_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=3600,
+        validation_alias="HITLBOT_PLEXUS_POLL_SECONDS",
+        description="how often answers given in Plexus are looked for (with PLEXUS_API_URL)",
+    )
     host: str = Field("0.0.0.0", validation_alias="HITLBOT_HOST")
     port: int = Field(3000, validation_alias="HITLBOT_PORT")
 
@@ -129,6 +137,17 @@ class Settings(BaseSettings):
             result_bytes=self.max_result_bytes,
         )
 
+    def plexus(self) -> PlexusSettings | None:
+        """Plexus's settings (`PLEXUS_*`, as Plexus's own client reads them) when
+        `PLEXUS_API_URL` is set: runs are then mirrored there and answered from there too."""
+        settings = PlexusSettings()
+        if not settings.api_url:
+            return None
+        try:
+            return load_plexus_settings()
+        except PlexusConfigError as exc:
+            raise SettingsError(str(exc)) from None
+
     def require(self, mode: Mode) -> Settings:
         """Check what `mode` needs, so a misconfigured bot fails at start, not at first use."""
         token = _secret(self.slack_bot_token)
@@ -149,6 +168,7 @@ class Settings(BaseSettings):
                 "SLACK_APP_TOKEN must be an app-level token (xapp-...) with connections:write "
                 "for Socket Mode: create one under Basic Information > App-Level Tokens"
             )
+        self.plexus()  # a half-configured Plexus is refused at start, not at first use
         if not self.procedures_dir.is_dir():
             raise SettingsError(
                 f"HITLBOT_PROCEDURES_DIR={self.procedures_dir} is not a directory: point it at "

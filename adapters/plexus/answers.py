@@ -109,6 +109,19 @@ class PlexusAnswerFeed:
             answers.append(answer)
         return answers
 
+    async def refuse(self, answer: GivenAnswer, reason: str) -> None:
+        """Mark the answer taken but not applied (someone answered first elsewhere): the
+        dashboard shows it `FAILED` with `reason`, and the feed no longer does."""
+        values = {
+            "id": answer.message_id,
+            "responseStatus": "FAILED",
+            "responseError": reason[:500],
+            "createdAt": answer.created_at,  # Plexus's index rule: with responseStatus
+        }
+        await self.client.execute(
+            UPDATE_CHAT_MESSAGE, {"input": values}, policy=self.client.policies.write
+        )
+
     async def take(self, answer: GivenAnswer) -> None:
         """Mark the answer taken (the dashboard still shows it; the feed no longer does)."""
         values = {"id": answer.message_id, "responseStatus": "COMPLETED"}

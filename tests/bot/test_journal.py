@@ -77,13 +77,13 @@ async def test_one_process_follows_for_a_view_while_it_lives(store) -> None:
     second_liveness.beat()
     first, second = Notebook(), Notebook()
     _a_run(store, "a")
-    await JournalFollower(store, first_liveness, [first], wall_clock=lambda: wall[0]).follow()
+    await JournalFollower(store, first_liveness, [first]).follow()
     _a_run(store, "b")
-    await JournalFollower(store, second_liveness, [second], wall_clock=lambda: wall[0]).follow()
+    await JournalFollower(store, second_liveness, [second]).follow()
     assert second.shown == []  # the first process holds the lease and still beats
     wall[0] += 60  # it falls silent
     second_liveness.beat()
-    await JournalFollower(store, second_liveness, [second], wall_clock=lambda: wall[0]).follow()
+    await JournalFollower(store, second_liveness, [second]).follow()
     assert second.shown == [("b", "started"), ("b", "status")]
 
 

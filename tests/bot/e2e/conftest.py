@@ -138,15 +138,18 @@ def _http_ok(url: str) -> bool:
 
 @dataclass
 class Stack:
-    """devslack and the bot, each in its own process, for one delivery mode."""
+    """devslack and the bot, each in its own process, for one delivery mode; and devplexus
+    too in mode "plexus" (HTTP mode, runs mirrored into a local Plexus)."""
 
-    mode: str  # "http" | "socket"
+    mode: str  # "http" | "socket" | "plexus"
     workdir: Path
     slack_port: int
     bot_port: int
     devslack: Proc | None = None
     bot: Proc | None = None
+    devplexus: Proc | None = None
     env: dict[str, str] = field(default_factory=dict)
+    plexus_env: dict[str, str] = field(default_factory=dict)
     channels_used: int = 0
 
     def next_channel(self) -> str:
@@ -178,7 +181,26 @@ class Stack:
     def start(self) -> None:
         shutil.copytree(PROCEDURES, self.procedures_dir)
         self.start_devslack()
+        if self.mode == "plexus":
+            self.start_devplexus()
         self.start_bot()
+
+    @property
+    def plexus_url(self) -> str:
+        """devplexus's dashboard (its control API is under /_dev/api/)."""
+        return self.plexus_env["PLEXUS_API_URL"].removesuffix("/graphql")
+
+    def start_devplexus(self) -> None:
+        argv = [PYTHON, "-m", "devplexus", "--port", str(free_port())]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.devplexus = Proc("devplexus", argv, env, self.workdir / "devplexus.log")
+        self.devplexus.start()
+        for _ in deadline_loop(START_TIMEOUT, "devplexus printed its environment"):
+            self.devplexus.check_alive()
+            exports = dict(re.findall(r"export (\w+)=(\S+)", self.devplexus.log()))
+            if "PLEXUS_API_URL" in exports:
+                self.plexus_env = exports
+                return
 
     def write_seed(self) -> Path:
         """The packaged seed plus TEST_CHANNELS channels (every user and the bot are members)."""
@@ -229,6 +251,8 @@ class Stack:
             # test's. Here devslack's own Tier 3 limit (and its Retry-After) paces them.
             HITLBOT_SLACK_UPDATE_PACE="0",
         )
+        if self.plexus_env:  # answers given in Plexus are looked for five times a second
+            env.update(self.plexus_env, HITLBOT_PLEXUS_POLL_SECONDS="0.2")
         if self.mode == "socket":
             env["SLACK_APP_TOKEN"] = self.env["SLACK_APP_TOKEN"]
         else:
@@ -237,7 +261,7 @@ class Stack:
         return env
 
     def start_bot(self) -> None:
-        command = "socket" if self.mode == "socket" else "serve"
+        command = "socket" if self.mode == "socket" else "serve"  # "plexus" is HTTP mode
         self.bot = Proc("hitlbot", [HITLBOT, command], self.bot_env(), self.workdir / "bot.log")
         self.bot.start()
         if self.mode == "http":
@@ -269,7 +293,7 @@ class Stack:
         self.bot.stop(signal.SIGKILL)
 
     def stop(self) -> None:
-        for proc in (self.bot, self.devslack):
+        for proc in (self.bot, self.devslack, self.devplexus):
             if proc is not None:
                 proc.stop()
 
@@ -338,6 +362,19 @@ class Slack:
             if ok:
                 assert response.status == 200, (path, body, response.status, data)
             return data
+
+    async def plexus(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """devplexus's control API (the "plexus" stack): GET records/..., POST respond ..."""
+        url = self.stack.plexus_url + "/_dev/api/" + path
+        async with self.http.request(method, url, json=body) as response:
+            data = await response.json()
+            assert response.status == 200, (path, body, response.status, data)
+            return data
+
+    async def plexus_records(self, model: str, **where: str) -> list[dict[str, Any]]:
+        return (await self.plexus("GET", f"records/{model}?" + urllib.parse.urlencode(where)))[
+            "items"
+        ]
 
     async def command(self, user: str, channel: str, text: str) -> dict[str, Any]:
         """`user` types `/procedure <text>` in `channel`; the bot must ack in time."""
@@ -742,6 +779,8 @@ async def _driver(stack: Stack) -> AsyncIterator[Slack]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
         slack = Slack(stack, http, store)
         await slack.post("reset")
+        if stack.devplexus is not None:
+            await slack.plexus("POST", "faults", {"clear": True})
         try:
             yield slack
         finally:
@@ -755,6 +794,15 @@ async def slack(
 ) -> AsyncIterator[Slack]:
     """The HTTP-mode stack (`hitlbot serve`), reset for this test."""
     async with _driver(get_stack(stacks, "http", tmp_path_factory)) as driver:
+        yield driver
+
+
+@pytest.fixture
+async def plexus_slack(
+    stacks: dict[str, Stack], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Slack]:
+    """The HTTP-mode stack with devplexus beside it: every run mirrored in a local Plexus."""
+    async with _driver(get_stack(stacks, "plexus", tmp_path_factory)) as driver:
         yield driver
 
 
