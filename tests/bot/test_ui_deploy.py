@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Locator, Page, async_playwright, expect
+from playwright.async_api import BrowserContext, Locator, Page, async_playwright, expect
 
 from tests.support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, REPO
 
@@ -39,8 +39,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def dev_url(tmp_path: Path) -> Iterator[str]:
-    """`hitlbot dev` on free ports; the URL it prints."""
+def dev_urls(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """`hitlbot dev` on free ports; the URLs it prints: devslack's and devplexus's."""
     log_path = tmp_path / "dev.log"
     argv = [HITLBOT, "dev", "--port", str(_free_port()), "--slack-port", str(_free_port())]
     argv += ["--db", str(tmp_path / "bot.db")]
@@ -57,13 +57,15 @@ def dev_url(tmp_path: Path) -> Iterator[str]:
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
-            found = re.search(r"Open (http://\S+/) in your browser", log_path.read_text())
-            if found:
+            text = log_path.read_text()
+            slack = re.search(r"Open (http://\S+/) in your browser", text)
+            plexus = re.search(r"Plexus: (http://\S+/) shows every run", text)
+            if slack and plexus:
                 break
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"hitlbot dev did not start:\n{log_path.read_text()}")
             time.sleep(0.05)
-        yield found.group(1)
+        yield slack.group(1), plexus.group(1)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -74,19 +76,25 @@ def dev_url(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest_asyncio.fixture
-async def page(dev_url: str) -> AsyncIterator[Page]:
+async def context(dev_urls: tuple[str, str]) -> AsyncIterator[BrowserContext]:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = await browser.new_context(viewport={"width": 1440, "height": 1000})
-        page = await context.new_page()
         errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await page.goto(dev_url)
-        await expect(page.locator("body")).to_have_attribute("data-ready", "true")
-        await expect(page.locator("body")).to_have_attribute("data-live", "open")
-        yield page
+        context.on("weberror", lambda error: errors.append(str(error.error)))
+        yield context
         await browser.close()
-        assert errors == [], f"uncaught errors in the page: {errors}"
+        assert errors == [], f"uncaught errors in the pages: {errors}"
+
+
+@pytest_asyncio.fixture
+async def page(context: BrowserContext, dev_urls: tuple[str, str]) -> Page:
+    """devslack's page (the Slack people use)."""
+    page = await context.new_page()
+    await page.goto(dev_urls[0])
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    await expect(page.locator("body")).to_have_attribute("data-live", "open")
+    return page
 
 
 async def act_as(page: Page, user_id: str) -> None:
@@ -149,3 +157,35 @@ async def test_deploy_approval_clicked_through_in_the_browser(page: Page) -> Non
     await expect(thread).to_contain_text("deploy_approval: completed")
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "bot-deploy.png"))
+
+
+async def test_a_review_approved_in_plexus_resumes_the_run_in_slack(
+    page: Page, context: BrowserContext, dev_urls: tuple[str, str]
+) -> None:
+    await act_as(page, ALICE)
+    await page.locator('.sidebar [data-channel-name="deploys"]').click()
+    composer = page.get_by_role("textbox", name=re.compile("^Message"))
+    await composer.fill("/procedure run deploy_approval")
+    await composer.press("Enter")
+    run_message = page.locator("#message-list .msg", has_text="Deploy approval")
+    await expect(run_message).to_contain_text("Waiting for a review")
+
+    # The same run in Plexus's dashboard: the review is answered there.
+    plexus = await context.new_page()
+    await plexus.goto(dev_urls[1])
+    await expect(plexus.locator("body")).to_have_attribute("data-ready", "true")
+    await plexus.locator("[data-procedure]", has_text="Deploy approval").first.click()
+    review = plexus.locator('.msg[data-interaction="PENDING_REVIEW"]')
+    await expect(review).to_contain_text("Are these release notes accurate")
+    await review.get_by_role("button", name="Approve").click()
+    await expect(review.locator(".badge.answered")).to_be_visible()
+
+    # Slack shows who answered, where, and the run goes on to its next request.
+    thread = await open_thread(page, run_message)
+    answered = thread.locator(".msg", has_text="Are these release notes accurate")
+    await expect(answered).to_contain_text("Approved by dev-user in Plexus")
+    await expect(thread.locator(".msg", has_text="Change ticket")).to_be_visible()
+    await expect(run_message).to_contain_text("Waiting for")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await plexus.screenshot(path=str(ARTIFACTS / "bot-plexus-dashboard.png"))
+    await page.screenshot(path=str(ARTIFACTS / "bot-plexus-slack.png"))
