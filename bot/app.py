@@ -44,8 +44,11 @@ from bot.payloads import (
     payload_of,
     read_payload,
 )
+from bot.plexus_procedures import PREFIX as PLEXUS_PREFIX
+from bot.plexus_procedures import PlexusProcedures, plexus_listing_text
+from bot.plexus_view import PLEXUS_PROCEDURE
 from bot.safe_text import neutralise
-from bot.service import RunService
+from bot.service import PLEXUS_CODE, RunService
 from bot.view_seal import UnsealedView, ViewSeal
 from runtime.errors import HitlbotError, ParamError
 from runtime.models import RunStatus
@@ -135,13 +138,16 @@ class Listeners:
         default_channel: str | None,
         deliveries: Deliveries,
         view_seal: ViewSeal,
+        plexus: PlexusProcedures | None = None,
     ) -> None:
+        """`plexus`: procedures kept in Plexus, when Plexus is configured."""
         self.service = service
         self.catalog = catalog
         self.command = command
         self.default_channel = default_channel
         self.deliveries = deliveries
         self.view_seal = view_seal
+        self.plexus = plexus
         self._doing: set[str] = set()  # keys of accepted requests whose work is under way
 
     def submissions(self) -> dict[str, Callable[..., Awaitable[None]]]:
@@ -252,7 +258,10 @@ class Listeners:
             if parsed.verb == "run":
                 await self._run(parsed, command, channel=channel, tell=tell, run_id=run_id)
             elif parsed.verb == "list":
-                await tell(blocks.procedure_list_text(self.catalog.procedures(), self.command))
+                listing = blocks.procedure_list_text(self.catalog.procedures(), self.command)
+                if self.plexus is not None:
+                    listing += plexus_listing_text(await self.plexus.listing(), self.command)
+                await tell(listing)
             elif parsed.verb == "status":
                 await tell(await self._status(parsed.run_id))
             elif parsed.verb == "cancel":
@@ -266,6 +275,9 @@ class Listeners:
     async def _run(
         self, parsed: Any, command: SlashCommand, *, channel: Any, tell: Any, run_id: str
     ) -> None:
+        if parsed.procedure.startswith(PLEXUS_PREFIX):
+            await self._run_from_plexus(parsed, command, channel=channel, tell=tell, run_id=run_id)
+            return
         known = self.catalog.procedures()
         if parsed.procedure not in known and not self.catalog.is_broken(parsed.procedure):
             await tell(
@@ -299,6 +311,33 @@ class Listeners:
             return
         if run.status is RunStatus.FAILED:
             await tell(f"Run `{run.run_id[:8]}` of `{procedure.procedure_id}` failed: {run.error}")
+
+    async def _run_from_plexus(
+        self, parsed: Any, command: SlashCommand, *, channel: Any, tell: Any, run_id: str
+    ) -> None:
+        """`run plexus:<id>`: the procedure kept in that Plexus Procedure, run here and
+        mirrored into it (its parameters all on the command line: no form for these)."""
+        if self.plexus is None:
+            await tell(
+                "Plexus is not configured here (PLEXUS_API_URL), so `plexus:` names mean nothing."
+            )
+            return
+        found = await self.plexus.get(parsed.procedure[len(PLEXUS_PREFIX) :])
+        try:
+            run = await self.service.start_run(
+                found.procedure,
+                parsed.params,
+                user=command.user_id,
+                channel=channel,
+                run_id=run_id,
+                notes={PLEXUS_PROCEDURE: found.plexus_id, PLEXUS_CODE: found.code},
+            )
+        except ParamError as exc:
+            message = commands.param_error_message(found.procedure, exc, command_name=self.command)
+            await tell(message)
+            return
+        if run.status is RunStatus.FAILED:
+            await tell(f"Run `{run.run_id[:8]}` of `{parsed.procedure}` failed: {run.error}")
 
     async def _status(self, run_id: str | None) -> str:
         if run_id:

@@ -35,6 +35,7 @@ from bot.intake import HttpIntake, Refused, SocketModeIntake
 from bot.journal import JournalFollower, View
 from bot.liveness import Liveness
 from bot.plexus_answers import PlexusAnswers
+from bot.plexus_procedures import PlexusProcedures
 from bot.plexus_view import PlexusView
 from bot.service import RunService
 from bot.settings import Settings
@@ -111,6 +112,7 @@ class BotRuntime:
         signing_secret = secret.get_secret_value() if secret else None
         # The views of runs that follow the run journal: Plexus, when it is configured.
         views: list[View] = []
+        plexus_procedures: PlexusProcedures | None = None
         self.plexus: PlexusClient | None = None
         self.plexus_answers: PlexusAnswers | None = None
         plexus_settings = settings.plexus()
@@ -126,6 +128,7 @@ class BotRuntime:
             )
             feed = PlexusAnswerFeed(self.plexus)
             self.plexus_answers = PlexusAnswers(feed, self.service, self.liveness)
+            plexus_procedures = PlexusProcedures(self.plexus, self.workers.load)
         self.journal = JournalFollower(self.store, self.liveness, views=views)
         self.service.changed = self.journal.wake
         self.deliveries = Deliveries(self.store, self.liveness)
@@ -137,6 +140,7 @@ class BotRuntime:
             settings.default_channel,
             self.deliveries,
             ViewSeal(token or ""),
+            plexus=plexus_procedures,
         )
         self.app = build_app(
             client=self.client, signing_secret=signing_secret, listeners=self.listeners

@@ -46,6 +46,8 @@ POSTED_KINDS = ("notify", "alert")
 RUNNING_NOTICE_AFTER = 0.5  # seconds a resume may work before the run message says "Running"
 CHANNEL = "slack:channel"
 """The note of the channel a run posts in."""
+PLEXUS_CODE = "plexus:code"
+"""The note of a run started from a procedure kept in Plexus: the YAML it started with."""
 UNSYNCED = "slack:unsynced"
 """The note a process keeps on a run from before it changes the run until Slack shows it."""
 MAX_EXECUTIONS = 3
@@ -136,11 +138,13 @@ class RunService:
         channel: str,
         from_strings: bool = True,
         run_id: str | None = None,
+        notes: dict[str, Any] | None = None,
     ) -> RunRecord:
         """Create the run (params checked by the engine), post its message, go on from there.
 
         `run_id`, chosen when the request was taken on, makes doing the request again after a
-        crash safe: a run of that id that exists already is the one it started.
+        crash safe: a run of that id that exists already is the one it started. `notes` are
+        written on the run before it exists (where a Plexus procedure's code came from).
         """
         if run_id is not None:
             started = await asyncio.to_thread(self.store.get_run, run_id)
@@ -153,7 +157,7 @@ class RunService:
         run_id = await asyncio.to_thread(self.engine.new_run_id, run_id)
         self._active.add(run_id)
         try:
-            await asyncio.to_thread(self._note_new_run, run_id, target)
+            await asyncio.to_thread(self._note_new_run, run_id, target, notes or {})
             try:
                 outcome = await self._in_lua(
                     self.engine.start,
@@ -406,8 +410,9 @@ class RunService:
     def _unmark(self, run_id: str) -> None:
         self.store.delete_annotation(run_id, UNSYNCED)
 
-    def _note_new_run(self, run_id: str, channel: str) -> None:
-        self.store.set_annotation(run_id, CHANNEL, channel)
+    def _note_new_run(self, run_id: str, channel: str, notes: dict[str, Any]) -> None:
+        for key, value in {**notes, CHANNEL: channel}.items():
+            self.store.set_annotation(run_id, key, value)
         self._mark(run_id)
 
     def _forget_run(self, run_id: str, note: dict[str, Any] | None = None) -> None:
@@ -418,7 +423,8 @@ class RunService:
             self._unmark(run_id)
         elif not self.store.delete_annotation_if(run_id, UNSYNCED, note):
             return
-        self.store.delete_annotation(run_id, CHANNEL)
+        for _, key, _ in self.store.list_annotations("", run_id=run_id):
+            self.store.delete_annotation(run_id, key)
 
     def _unsynced(self) -> list[tuple[str, str, Any]]:
         return self.store.list_annotations(UNSYNCED)
@@ -588,10 +594,16 @@ class RunService:
 
     async def _procedure_for(self, run_id: str) -> Procedure | None:
         """The catalog's (already parsed) copy of a run's procedure file, if it has that file;
-        otherwise the engine reads the file the run was started from."""
+        the code a run started from Plexus started with; otherwise None (the engine reads the
+        file the run was started from)."""
         run = await asyncio.to_thread(self.store.get_run, run_id)
-        procedure = self._procedure_of(run) if run is not None else None
-        if procedure is None or run is None or procedure.source_path != run.source_path:
+        if run is None:
+            return None
+        code = await self._note(run_id, PLEXUS_CODE)
+        if isinstance(code, str):
+            return await asyncio.to_thread(self.engine.executor.load, run.source_path or "", code)
+        procedure = self._procedure_of(run)
+        if procedure is None or procedure.source_path != run.source_path:
             return None
         return procedure
 

@@ -95,9 +95,13 @@ class Catalog(NamedTuple):
 # -- public API --------------------------------------------------------------------------------
 
 
-def load_procedure(path: str | Path) -> Procedure:
-    """Load and validate one procedure file; `ProcedureLoadError` names the file, line and field."""
-    raw = read_procedure(path)
+def load_procedure(path: str | Path, text: str | None = None) -> Procedure:
+    """Load and validate one procedure file; `ProcedureLoadError` names the file, line and field.
+
+    With `text`, that is the file's content (a procedure kept elsewhere than in a file, such as
+    in Plexus): `path` then only names it (its format, its procedure id, its errors).
+    """
+    raw = read_procedure(path, text)
     specs, issues = _check(raw)
     errors = [i for i in issues if i.severity == "error"]
     if errors:
@@ -174,10 +178,14 @@ def load_catalog(directory: str | Path, load: Callable[[str], Procedure] | None 
     return Catalog(procedures, errors)
 
 
-def read_procedure(path: str | Path) -> RawProcedure:
-    """Read a file into a `RawProcedure`; field declarations are judged by `check_declarations`."""
+def read_procedure(path: str | Path, text: str | None = None) -> RawProcedure:
+    """Read a file into a `RawProcedure`; field declarations are judged by `check_declarations`.
+    `text` stands for the file's content when given (see `load_procedure`)."""
     path = Path(path)
-    text = _read_text(path)
+    if text is None:
+        text = _read_text(path)
+    elif len(text.encode()) > MAX_FILE_BYTES:
+        raise ProcedureLoadError(str(path), f"file is larger than {MAX_FILE_BYTES // 1024} KiB")
     if path.suffix.lower() in TAC_SUFFIXES:
         return _read_tac(path, text)
     return _read_yaml(path, text)

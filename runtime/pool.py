@@ -79,7 +79,7 @@ class Executor(Protocol):
             return f"loading it used more than {format_bytes(self.memory_bytes)} of memory"
         return f"loading it stopped the process reading it ({process.how_it_ended()})"
 
-    def load(self, path: str) -> Procedure: ...
+    def load(self, path: str, text: str | None = None) -> Procedure: ...
 
     def lint(self, path: str) -> list[LintIssue]: ...
 
@@ -96,8 +96,8 @@ class InlineExecutor:
     ) -> ExecutionResult:
         return execute(job, clock, handler)
 
-    def load(self, path: str) -> Procedure:
-        return load_procedure(path)
+    def load(self, path: str, text: str | None = None) -> Procedure:
+        return load_procedure(path, text)
 
     def lint(self, path: str) -> list[LintIssue]:
         return lint_procedure(path)
@@ -419,10 +419,11 @@ class WorkerPool:
             return f"loading it used more than {format_bytes(self.memory_bytes)} of memory"
         return f"loading it stopped the process reading it ({process.how_it_ended()})"
 
-    def load(self, path: str) -> Procedure:
+    def load(self, path: str, text: str | None = None) -> Procedure:
         """Read a procedure file in a worker (a `.tac` file runs its top-level code to declare
-        itself): a file that never finishes, or fills memory, costs one bounded worker."""
-        header, body = self._file_job("load", path)
+        itself): a file that never finishes, or fills memory, costs one bounded worker. With
+        `text`, that is the file's content (see `runtime.loader.load_procedure`)."""
+        header, body = self._file_job("load", path, text)
         if header["op"] == "procedure":
             return Procedure.model_validate_json(body)
         raise ProcedureLoadError(
@@ -440,12 +441,15 @@ class WorkerPool:
             return [LintIssue("error", exc.line, exc.detail)]
         return [LintIssue(severity, line, message) for severity, line, message in json.loads(body)]
 
-    def _file_job(self, op: str, path: str) -> tuple[dict[str, Any], bytes]:
+    def _file_job(
+        self, op: str, path: str, text: str | None = None
+    ) -> tuple[dict[str, Any], bytes]:
         started = time.monotonic()
         with self._worker() as process:
             outcome = "lost"
             try:
-                process.send({"op": op, "path": path})
+                header = {"op": op, "path": path, "text": text is not None}
+                process.send(header, (text or "").encode())
                 header, body = process.receive(started + self.load_seconds)
                 outcome = "ok"
             except _Timeout:

@@ -110,7 +110,8 @@ class Worker:
             if op == "execute":
                 self.execute(body)
             elif op == "load":
-                self.load(str(header.get("path")))
+                text = body.decode("utf-8", "replace") if header.get("text") else None
+                self.load(str(header.get("path")), text)
             elif op == "lint":
                 self.lint(str(header.get("path")))
             else:
@@ -139,10 +140,10 @@ class Worker:
             return
         self._finish({"op": "result"}, result)
 
-    def load(self, path: str) -> None:
+    def load(self, path: str, text: str | None = None) -> None:
         self._limit_cpu(10.0)
         try:
-            procedure = load_procedure(path)
+            procedure = load_procedure(path, text)
         except ProcedureLoadError as exc:
             header = {"op": "load_error", "path": exc.path, "message": exc.detail}
             header.update(line=exc.line, field=exc.field)

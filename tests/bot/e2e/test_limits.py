@@ -101,12 +101,12 @@ async def test_a_run_whose_execution_keeps_stopping_the_bot_fails_for_good(slack
             note = slack.store.get_annotation(run.run_id, UNSYNCED) or {}
             return note.get("executions") == n
 
-        await slack.wait_for(executing, f"execution {executions} under way", timeout=15)
+        await slack.wait_for(executing, f"execution {executions} under way", timeout=30)
         stack.kill_bot()  # as if the procedure brought the bot down, every time
         await asyncio.to_thread(stack.start_bot)
 
     thread = await _thread_of(slack, run)
-    failed = await slack.wait_run(thread, RunStatus.FAILED, timeout=15)
+    failed = await slack.wait_run(thread, RunStatus.FAILED, timeout=30)
     assert failed.error == (
         "its execution was cut off 3 times (the bot stopped while executing it), "
         "so it is not executed again"

@@ -185,3 +185,90 @@ async def test_writes_waiting_for_plexus_survive_a_restart_of_the_bot(plexus_sla
     responses = await _rows(slack, thread, humanInteraction="RESPONSE")
     assert [_control(r)["responder"] for r in responses] == [BOB]
     assert "Ship" in all_text({"text": (await _procedure(slack, thread))["code"]})
+
+
+RESTART_YAML = """\
+name: Restart a host
+version: 1.0.0
+class: Tactus
+description: Restarts a host once someone agrees.
+params:
+  host: {type: string, required: true}
+code: |
+  local ok = Human.approve{message = "Restart " .. params.host .. "?"}
+  return {restarted = ok, host = params.host}
+"""
+
+
+async def _graphql(slack: Slack, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """A write straight to Plexus's API, as Plexus's own dashboard makes one."""
+    env = slack.stack.plexus_env
+    headers = {"x-api-key": env["PLEXUS_API_KEY"]}
+    body = {"query": query, "variables": variables}
+    async with slack.http.post(env["PLEXUS_API_URL"], json=body, headers=headers) as response:
+        data = await response.json()
+    assert not data.get("errors"), data
+    return data["data"]
+
+
+async def _a_plexus_procedure(slack: Slack, code: str) -> str:
+    account = (await slack.plexus("GET", "info"))["account"]["id"]
+    created = await _graphql(
+        slack,
+        "mutation ($input: CreateProcedureInput!) { createProcedure(input: $input) { id } }",
+        {
+            "input": {
+                "name": "Restart a host",
+                "accountId": account,
+                "code": code,
+                "status": "PENDING",
+            }
+        },
+    )
+    return str(created["createProcedure"]["id"])
+
+
+async def test_a_procedure_kept_in_plexus_is_listed_run_and_mirrored_into_it(
+    plexus_slack: Slack,
+) -> None:
+    slack = plexus_slack
+    plexus_id = await _a_plexus_procedure(slack, RESTART_YAML)
+    seen = {m["ts"] for m in await slack.ephemeral("dave")}
+    await slack.command("dave", slack.channel, "list")
+    listing = await slack.wait_ephemeral("dave", "In Plexus", besides=seen)
+    assert f"`plexus:{plexus_id}` Restart a host" in listing["text"]
+
+    thread = await slack.start("alice", slack.channel, f"run plexus:{plexus_id} host=api-7")
+    request = await slack.wait_request(thread, "Restart api-7?")
+
+    async def waiting_in_plexus() -> dict[str, Any] | None:
+        [procedure] = await slack.plexus_records("Procedure", id=plexus_id)
+        return procedure if procedure["status"] == "WAITING_FOR_HUMAN" else None
+
+    await slack.wait_for(waiting_in_plexus, "the Plexus procedure waiting on the request")
+    # Edited in Plexus meanwhile: the run goes on with the code it started with.
+    await _graphql(
+        slack,
+        "mutation ($input: UpdateProcedureInput!) { updateProcedure(input: $input) { id } }",
+        {"input": {"id": plexus_id, "code": RESTART_YAML.replace("Restart ", "Reboot ")}},
+    )
+    await slack.click("bob", request, text="Approve")
+    run = await slack.wait_run(thread, RunStatus.COMPLETED)
+    assert run.result == {"restarted": True, "host": "api-7"}
+
+    async def completed_in_plexus() -> bool:
+        [procedure] = await slack.plexus_records("Procedure", id=plexus_id)
+        return procedure["status"] == "COMPLETED"
+
+    await slack.wait_for(completed_in_plexus, "the Plexus procedure completed")
+    sessions = await slack.plexus_records("ChatSession", procedureId=plexus_id)
+    assert len(sessions) == 1
+    assert await slack.plexus_records("Procedure", id=procedure_id_for(thread.run_id)) == []
+
+
+async def test_a_plexus_name_with_no_such_procedure_is_refused_clearly(plexus_slack: Slack) -> None:
+    slack = plexus_slack
+    seen = {m["ts"] for m in await slack.ephemeral("dave")}
+    await slack.command("dave", slack.channel, "run plexus:0000-nope")
+    refusal = await slack.wait_ephemeral("dave", "no procedure", besides=seen)
+    assert refusal["text"] == "Plexus has no procedure `0000-nope`"
